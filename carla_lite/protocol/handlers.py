@@ -1,0 +1,599 @@
+"""RPC handlers: one function per CARLA 0.9.16 RPC name, adapting the world to the wire.
+
+Each handler receives the call's arguments (after CARLA's metadata) as decoded msgpack
+and returns the already-wrapped result (``Response<T>`` = ``ok``/``error`` etc.). A
+request the world refuses becomes a ``Response`` error, which the client raises as
+``RuntimeError(message)``; a malformed argument raises ``WireError``/``TypeError``,
+which the RPC server answers with an rpclib error naming the method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from carla_lite.geom import BoundingBox, Vector3
+from carla_lite.protocol import wire_types as wt
+from carla_lite.protocol.wire_types import CommandType, WireError
+from carla_lite.world.actors import Actor
+from carla_lite.world.errors import WorldError
+from carla_lite.world.settings import WorldSettings
+
+if TYPE_CHECKING:
+    from carla_lite.server import CarlaLiteServer
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "0.9.16"
+WORLD_OBSERVER_STREAM = 1
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WireError(f"{what} must be an integer, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise WireError(f"{what} must be a boolean, got {type(value).__name__}")
+    return value
+
+
+def _str(value: Any, what: str) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        raise WireError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _float(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WireError(f"{what} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+class RpcHandlers:
+    """The RPC table of one server; every call runs under the server's lock."""
+
+    def __init__(self, server: CarlaLiteServer) -> None:
+        self.server = server
+
+    @property
+    def world(self):  # type: ignore[no-untyped-def]
+        return self.server.world
+
+    def table(self) -> dict[str, Callable[..., Any]]:
+        """Map of RPC name to handler."""
+        names = [name for name in dir(self) if name.startswith("rpc_")]
+        return {name[4:]: getattr(self, name) for name in names}
+
+    # -- helpers --------------------------------------------------------------------------
+    def actor_wire(self, actor: Actor) -> list[Any]:
+        token = self.server.streams.make_token(actor.stream_id) if actor.stream_id else b""
+        bp = actor.blueprint
+        types = {attr.id: int(attr.type) for attr in bp.attributes}
+        description = wt.ActorDescription(
+            uid=self.world.library.uid(bp.id),
+            id=bp.id,
+            attributes={k: (types.get(k, 4), v) for k, v in actor.attributes.items()},
+        )
+        return wt.actor_to_wire(
+            actor.id, actor.parent_id, description, actor.bounding_box, actor.semantic_tags, token
+        )
+
+    def _actor(self, actor_id: Any) -> Actor:
+        return self.world.actor(_int(actor_id, "actor id"))
+
+    # -- connection and episode -----------------------------------------------------------
+    def rpc_version(self) -> Any:
+        return wt.ok(SERVER_VERSION)
+
+    def rpc_get_episode_info(self) -> Any:
+        token = self.server.streams.make_token(WORLD_OBSERVER_STREAM)
+        return wt.ok([self.world.episode_id, [token]])
+
+    def rpc_get_sensor_token(self, stream_id: Any) -> Any:
+        stream_id = _int(stream_id, "stream id")
+        known = stream_id == WORLD_OBSERVER_STREAM or any(
+            a.stream_id == stream_id for a in self.world.actors.values()
+        )
+        if not known:
+            return wt.error(f"no sensor with stream id {stream_id}")
+        return wt.ok([self.server.streams.make_token(stream_id)])
+
+    def rpc_get_episode_settings(self) -> Any:
+        return wt.ok(wt.EpisodeSettings(**dataclasses.asdict(self.world.settings)).to_wire())
+
+    def rpc_set_episode_settings(self, raw: Any) -> Any:
+        settings = wt.EpisodeSettings.from_wire(raw)
+        fixed = settings.fixed_delta_seconds
+        if fixed is not None and not 0.0 < fixed <= 10.0:
+            return wt.error(f"fixed_delta_seconds must be in (0, 10] s or None, got {fixed}")
+        self.server.apply_settings(WorldSettings(**dataclasses.asdict(settings)))
+        return wt.ok(self.world.frame)
+
+    def rpc_tick_cue(self) -> Any:
+        return wt.ok(self.server.tick_from_client())
+
+    def rpc_get_required_files(self, folder: Any = "", download: Any = True) -> Any:
+        return wt.ok([])
+
+    def rpc_request_file(self, name: Any) -> Any:
+        return wt.error(f"carla_lite serves no file '{_str(name, 'file name')}'")
+
+    def rpc_query_lights_state(self, client: Any = "") -> Any:
+        return wt.ok([])
+
+    def rpc_update_lights_state(
+        self, client: Any = "", lights: Any = None, discard: Any = False
+    ) -> Any:
+        return wt.ok_void()
+
+    def rpc_update_day_night_cycle(self, client: Any = "", active: Any = False) -> Any:
+        return wt.ok_void()
+
+    # -- maps -----------------------------------------------------------------------------
+    def rpc_get_map_info(self) -> Any:
+        road_map = self.world.road_map
+        spawn = [wt.transform_to_wire(t) for t in road_map.spawn_points]
+        return wt.ok([f"Carla/Maps/{road_map.name}", spawn])
+
+    def rpc_get_map_data(self) -> Any:
+        return wt.ok(self.world.road_map.xodr)
+
+    def rpc_get_available_maps(self) -> Any:
+        catalog = self.world.catalog
+        return wt.ok([catalog.game_path(name) for name in catalog.names()])
+
+    def rpc_load_new_episode(
+        self, map_name: Any, reset_settings: Any = True, layers: Any = 0xFFFF
+    ) -> Any:
+        name = _str(map_name, "map name")
+        try:
+            self.server.load_map(
+                name,
+                reset_settings=_bool(reset_settings, "reset_settings"),
+                map_layers=_int(layers, "map layers"),
+            )
+        except WorldError as exc:
+            return wt.error_void(str(exc))
+        return wt.ok_void()
+
+    def rpc_generate_opendrive_world(
+        self, xodr: Any, params: Any = None, reset_settings: Any = True
+    ) -> Any:
+        text = _str(xodr, "opendrive")
+        try:
+            self.server.load_opendrive(text, reset_settings=_bool(reset_settings, "reset_settings"))
+        except (WorldError, ValueError) as exc:
+            return wt.error_void(str(exc))
+        return wt.ok_void()
+
+    def rpc_load_map_layer(self, layers: Any) -> Any:
+        self.world.map_layers |= _int(layers, "map layers")
+        return wt.ok_void()
+
+    def rpc_unload_map_layer(self, layers: Any) -> Any:
+        self.world.map_layers &= ~_int(layers, "map layers")
+        return wt.ok_void()
+
+    def rpc_get_navigation_mesh(self) -> Any:
+        return wt.ok(b"")
+
+    def rpc_get_names_of_all_objects(self) -> Any:
+        return wt.ok([])
+
+    def rpc_get_environment_objects(self, object_type: Any = 255) -> Any:
+        return wt.ok([])
+
+    def rpc_get_level_bbs(self, tag: Any = 255) -> Any:
+        return wt.ok([])
+
+    def rpc_enable_environment_objects(self, ids: Any, enable: Any) -> Any:
+        return wt.ok_void()
+
+    # -- weather --------------------------------------------------------------------------
+    def rpc_get_weather_parameters(self) -> Any:
+        return wt.ok(wt.WeatherParameters(*self.world.weather).to_wire())
+
+    def rpc_set_weather_parameters(self, raw: Any) -> Any:
+        weather = wt.WeatherParameters.from_wire(raw)
+        self.world.weather = tuple(float(v) for v in dataclasses.astuple(weather))
+        return wt.ok_void()
+
+    # -- blueprints and actors ------------------------------------------------------------
+    def rpc_get_actor_definitions(self) -> Any:
+        return wt.ok(
+            [wt.actor_definition_to_wire(*definition) for definition in self.server.definitions()]
+        )
+
+    def rpc_spawn_actor(self, description: Any, transform: Any) -> Any:
+        return self._spawn(description, transform, 0, 0)
+
+    def rpc_spawn_actor_with_parent(
+        self, description: Any, transform: Any, parent: Any, attachment: Any = 0, socket: Any = ""
+    ) -> Any:
+        return self._spawn(description, transform, _int(parent, "parent id"), attachment)
+
+    def _spawn(self, description: Any, transform: Any, parent_id: int, attachment: Any) -> Any:
+        desc = wt.actor_description_from_wire(description)
+        tf = wt.transform_from_wire(transform)
+        attachment_type = attachment if isinstance(attachment, int) else 0
+        try:
+            actor = self.world.spawn(
+                desc.id,
+                {k: v for k, (_t, v) in desc.attributes.items()},
+                tf,
+                parent_id=parent_id,
+                attachment_type=attachment_type,
+            )
+        except WorldError as exc:
+            return wt.error(str(exc))
+        return wt.ok(self.actor_wire(actor))
+
+    def rpc_destroy_actor(self, actor_id: Any) -> Any:
+        actor_id = _int(actor_id, "actor id")
+        stream = self.world.actors[actor_id].stream_id if actor_id in self.world.actors else 0
+        destroyed = self.world.destroy(actor_id)
+        if destroyed and stream:
+            self.server.streams.close_stream(stream)
+        if not destroyed:
+            return wt.error(f"could not destroy actor {actor_id}: not found")
+        return wt.ok(True)
+
+    def rpc_get_actors_by_id(self, ids: Any) -> Any:
+        if not isinstance(ids, list):
+            raise WireError("actor ids must be a list")
+        actors = self.world.actors
+        return wt.ok(
+            [self.actor_wire(actors[i]) for i in ids if isinstance(i, int) and i in actors]
+        )
+
+    def rpc_get_spectator(self) -> Any:
+        return wt.ok(self.actor_wire(self.world.spectator))
+
+    def rpc_get_actor_bounding_box(self, actor_id: Any) -> Any:
+        # Lenient: the Traffic Manager asks about actors it just saw destroyed, and an
+        # error there kills the client process; a zero box is harmless for a dead actor.
+        actor = self.world.actors.get(_int(actor_id, "actor id"))
+        box = actor.bounding_box if actor is not None else BoundingBox(Vector3(), Vector3())
+        return wt.ok(wt.bbox_to_wire(box, actor.id if actor else 0))
+
+    def rpc_set_actor_transform(self, actor_id: Any, transform: Any) -> Any:
+        return self._void(
+            lambda: self.world.set_transform(
+                _int(actor_id, "actor id"), wt.transform_from_wire(transform)
+            )
+        )
+
+    def rpc_set_actor_location(self, actor_id: Any, location: Any) -> Any:
+        return self._void(
+            lambda: self.world.set_location(
+                _int(actor_id, "actor id"), wt.location_from_wire(location)
+            )
+        )
+
+    def rpc_set_actor_target_velocity(self, actor_id: Any, vector: Any) -> Any:
+        return self._void(
+            lambda: self.world.set_target_velocity(
+                _int(actor_id, "actor id"), wt.location_from_wire(vector)
+            )
+        )
+
+    def rpc_set_actor_target_angular_velocity(self, actor_id: Any, vector: Any) -> Any:
+        return self._void(
+            lambda: self.world.set_target_angular_velocity(
+                _int(actor_id, "actor id"), wt.location_from_wire(vector)
+            )
+        )
+
+    def rpc_add_actor_impulse(self, actor_id: Any, vector: Any) -> Any:
+        return self._void(
+            lambda: self.world.add_impulse(
+                _int(actor_id, "actor id"), wt.location_from_wire(vector)
+            )
+        )
+
+    def rpc_add_actor_impulse_at_location(
+        self, actor_id: Any, vector: Any, location: Any = None
+    ) -> Any:
+        return self.rpc_add_actor_impulse(actor_id, vector)
+
+    def rpc_add_actor_force(self, actor_id: Any, vector: Any) -> Any:
+        force = wt.location_from_wire(vector)
+        dt = self.world.last_delta or 0.05
+        impulse = Vector3(force.x * dt, force.y * dt, force.z * dt)
+        return self._void(lambda: self.world.add_impulse(_int(actor_id, "actor id"), impulse))
+
+    def rpc_add_actor_force_at_location(
+        self, actor_id: Any, vector: Any, location: Any = None
+    ) -> Any:
+        return self.rpc_add_actor_force(actor_id, vector)
+
+    def rpc_add_actor_angular_impulse(self, actor_id: Any, vector: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_add_actor_torque(self, actor_id: Any, vector: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_set_actor_simulate_physics(self, actor_id: Any, enabled: Any) -> Any:
+        return self._void(
+            lambda: self.world.set_simulate_physics(
+                _int(actor_id, "actor id"), _bool(enabled, "enabled")
+            )
+        )
+
+    def rpc_set_actor_enable_gravity(self, actor_id: Any, enabled: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_set_actor_collisions(self, actor_id: Any, enabled: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_set_actor_dead(self, actor_id: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_set_actor_autopilot(self, actor_id: Any, enabled: Any = True) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_enable_actor_constant_velocity(self, actor_id: Any, vector: Any) -> Any:
+        return self.rpc_set_actor_target_velocity(actor_id, vector)
+
+    def rpc_disable_actor_constant_velocity(self, actor_id: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_apply_control_to_vehicle(self, actor_id: Any, control: Any) -> Any:
+        c = wt.VehicleControl.from_wire(control)
+        return self._void(
+            lambda: self.world.apply_vehicle_control(
+                _int(actor_id, "actor id"),
+                c.throttle,
+                c.steer,
+                c.brake,
+                c.hand_brake,
+                c.reverse,
+                c.manual_gear_shift,
+                c.gear,
+            )
+        )
+
+    def rpc_apply_control_to_walker(self, actor_id: Any, control: Any) -> Any:
+        c = wt.WalkerControl.from_wire(control)
+        return self._void(
+            lambda: self.world.apply_walker_control(
+                _int(actor_id, "actor id"), c.direction, c.speed, c.jump
+            )
+        )
+
+    def rpc_get_vehicle_light_states(self) -> Any:
+        return wt.ok([[actor_id, flags] for actor_id, flags in self.world.vehicle_light_states()])
+
+    def rpc_set_vehicle_light_state(self, actor_id: Any, flags: Any) -> Any:
+        return self._void(
+            lambda: self.world.set_vehicle_light_state(
+                _int(actor_id, "actor id"), _int(flags, "light flags")
+            )
+        )
+
+    def rpc_open_vehicle_door(self, actor_id: Any, door: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_close_vehicle_door(self, actor_id: Any, door: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_set_wheel_steer_direction(self, actor_id: Any, wheel: Any, angle: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_show_vehicle_debug_telemetry(self, actor_id: Any, enabled: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_enable_sensor_for_ros(self, actor_id: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_disable_sensor_for_ros(self, actor_id: Any) -> Any:
+        return self._void(lambda: self._actor(actor_id))
+
+    def rpc_is_sensor_enabled_for_ros(self, actor_id: Any) -> Any:
+        self._actor(actor_id)
+        return wt.ok(False)
+
+    # -- traffic lights -------------------------------------------------------------------
+    def rpc_set_traffic_light_state(self, actor_id: Any, state: Any) -> Any:
+        return self._void(
+            lambda: self.world.lights.set_state(self._light_id(actor_id), _int(state, "state"))
+        )
+
+    def rpc_set_traffic_light_green_time(self, actor_id: Any, seconds: Any) -> Any:
+        return self._void(
+            lambda: self.world.lights.set_times(
+                self._light_id(actor_id), green=_float(seconds, "green time")
+            )
+        )
+
+    def rpc_set_traffic_light_yellow_time(self, actor_id: Any, seconds: Any) -> Any:
+        return self._void(
+            lambda: self.world.lights.set_times(
+                self._light_id(actor_id), yellow=_float(seconds, "yellow time")
+            )
+        )
+
+    def rpc_set_traffic_light_red_time(self, actor_id: Any, seconds: Any) -> Any:
+        return self._void(
+            lambda: self.world.lights.set_times(
+                self._light_id(actor_id), red=_float(seconds, "red time")
+            )
+        )
+
+    def rpc_freeze_traffic_light(self, actor_id: Any, frozen: Any) -> Any:
+        return self._void(
+            lambda: self.world.lights.freeze(self._light_id(actor_id), _bool(frozen, "freeze"))
+        )
+
+    def rpc_reset_traffic_light_group(self, actor_id: Any) -> Any:
+        return self._void(lambda: self.world.lights.reset_group(self._light_id(actor_id)))
+
+    def rpc_reset_all_traffic_lights(self) -> Any:
+        self.world.lights.reset_all()
+        return wt.ok_void()
+
+    def rpc_freeze_all_traffic_lights(self, frozen: Any) -> Any:
+        self.world.lights.freeze_all(_bool(frozen, "freeze"))
+        return wt.ok_void()
+
+    def rpc_get_group_traffic_lights(self, actor_id: Any) -> Any:
+        light_id = _int(actor_id, "actor id")
+        if self.world.lights.get(light_id) is None:
+            return wt.error(f"actor {light_id} is not a traffic light")
+        return wt.ok(self.world.lights.group_of(light_id))
+
+    def rpc_get_light_boxes(self, actor_id: Any) -> Any:
+        light_id = _int(actor_id, "actor id")
+        light = self.world.lights.get(light_id)
+        if light is None:
+            return wt.error(f"actor {light_id} is not a traffic light")
+        cx, cy, _yaw, half_len, half_wid = light.trigger
+        box = BoundingBox(Vector3(cx, cy, 1.0), Vector3(half_len, half_wid, 1.0))
+        return wt.ok([wt.bbox_to_wire(box, light_id)])
+
+    def _light_id(self, actor_id: Any) -> int:
+        light_id = _int(actor_id, "actor id")
+        self.world.traffic_light(light_id)
+        return light_id
+
+    # -- traffic manager bookkeeping (the TM itself runs in the client) --------------------
+    def rpc_is_traffic_manager_running(self, port: Any) -> Any:
+        return wt.ok(_int(port, "port") in self.server.traffic_managers)
+
+    def rpc_get_traffic_manager_running(self, port: Any) -> Any:
+        ip, tm_port = self.server.traffic_managers.get(_int(port, "port"), ("", 0))
+        return wt.ok([ip, tm_port])
+
+    def rpc_add_traffic_manager_running(self, entry: Any) -> Any:
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise WireError("traffic manager entry must be [ip, port]")
+        ip, port = _str(entry[0], "ip"), _int(entry[1], "port")
+        if port in self.server.traffic_managers:
+            return wt.ok(False)
+        self.server.traffic_managers[port] = (ip, port)
+        return wt.ok(True)
+
+    def rpc_destroy_traffic_manager(self, port: Any) -> Any:
+        return wt.ok(self.server.traffic_managers.pop(_int(port, "port"), None) is not None)
+
+    def rpc_set_pedestrians_cross_factor(self, factor: Any) -> Any:
+        _float(factor, "cross factor")
+        return wt.ok_void()
+
+    def rpc_set_pedestrians_seed(self, seed: Any) -> Any:
+        _int(seed, "seed")
+        return wt.ok_void()
+
+    # -- batches --------------------------------------------------------------------------
+    def rpc_apply_batch(self, commands: Any, do_tick_cue: Any = False) -> Any:
+        if not isinstance(commands, list):
+            raise WireError("apply_batch expects a list of commands")
+        responses = [self._run_command(raw) for raw in commands]
+        if _bool(do_tick_cue, "do_tick_cue"):
+            self.server.tick_from_client()
+        return responses  # bare vector<CommandResponse>: not wrapped in Response
+
+    def _run_command(self, raw: Any, future_actor: int = 0) -> Any:
+        try:
+            command = wt.decode_command(raw)
+        except WireError as exc:
+            return wt.error(str(exc))
+        try:
+            return wt.ok(self._execute(command, future_actor))
+        except WorldError as exc:
+            return wt.error(str(exc))
+        except (KeyError, ValueError) as exc:
+            return wt.error(str(exc.args[0] if exc.args else exc))
+
+    def _execute(self, command: wt.Command, future_actor: int) -> int:
+        """Run one batch command; return the actor id CARLA puts in the response."""
+        actor_id = command.actor_id or future_actor
+        kind = command.type
+        world = self.world
+        if kind is CommandType.SpawnActor:
+            desc = command.description
+            assert desc is not None and command.transform is not None
+            actor = world.spawn(
+                desc.id,
+                {k: v for k, (_t, v) in desc.attributes.items()},
+                command.transform,
+                parent_id=command.parent or 0,
+            )
+            for follow_up in command.do_after or []:
+                self._execute(follow_up, actor.id)
+            return actor.id
+        if kind is CommandType.DestroyActor:
+            stream = world.actors[actor_id].stream_id if actor_id in world.actors else 0
+            if not world.destroy(actor_id):
+                raise WorldError(f"actor {actor_id} not found")
+            if stream:
+                self.server.streams.close_stream(stream)
+        elif kind is CommandType.ApplyVehicleControl:
+            c = command.control
+            world.apply_vehicle_control(
+                actor_id,
+                c.throttle,
+                c.steer,
+                c.brake,
+                c.hand_brake,
+                c.reverse,
+                c.manual_gear_shift,
+                c.gear,
+            )
+        elif kind is CommandType.ApplyWalkerControl:
+            c = command.control
+            world.apply_walker_control(actor_id, c.direction, c.speed, c.jump)
+        elif kind is CommandType.ApplyTransform:
+            world.set_transform(actor_id, command.transform)
+        elif kind is CommandType.ApplyLocation:
+            world.set_location(actor_id, command.vector)
+        elif kind is CommandType.ApplyWalkerState:
+            world.set_transform(actor_id, command.transform)
+        elif kind is CommandType.ApplyTargetVelocity:
+            world.set_target_velocity(actor_id, command.vector)
+        elif kind is CommandType.ApplyTargetAngularVelocity:
+            world.set_target_angular_velocity(actor_id, command.vector)
+        elif kind is CommandType.ApplyImpulse:
+            world.add_impulse(actor_id, command.vector)
+        elif kind is CommandType.SetSimulatePhysics:
+            world.set_simulate_physics(actor_id, bool(command.enabled))
+        elif kind is CommandType.SetVehicleLightState:
+            world.set_vehicle_light_state(actor_id, int(command.value))
+        elif kind is CommandType.SetTrafficLightState:
+            world.lights.set_state(self._light_id(actor_id), int(command.value))
+        else:
+            # Autopilot (registered client-side), gravity, telemetry, console commands,
+            # forces, torques, Ackermann and physics-control changes: accepted, no effect
+            # beyond checking that the actor exists.
+            if actor_id and kind is not CommandType.ConsoleCommand:
+                world.actor(actor_id)
+        return actor_id
+
+    def _void(self, action: Callable[[], Any]) -> Any:
+        try:
+            action()
+        except WorldError as exc:
+            return wt.error_void(str(exc))
+        except KeyError as exc:
+            return wt.error_void(str(exc.args[0] if exc.args else exc))
+        return wt.ok_void()
+
+    # -- debug drawing and recorder: accepted, nothing to draw or record headless ---------
+    def rpc_draw_debug_shape(self, shape: Any) -> Any:
+        return wt.ok_void()
+
+    def rpc_apply_color_texture_to_object(self, *args: Any) -> Any:
+        return wt.ok_void()
+
+    def rpc_apply_float_color_texture_to_object(self, *args: Any) -> Any:
+        return wt.ok_void()
+
+    def rpc_set_replayer_time_factor(self, factor: Any) -> Any:
+        return wt.ok_void()

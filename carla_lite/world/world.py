@@ -1,0 +1,476 @@
+"""The simulated world: one episode on one map, its actors, settings and tick."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from carla_lite.blueprints import Blueprint, BlueprintLibrary, validate_description
+from carla_lite.geom import Transform, Vector3
+from carla_lite.maps import RoadMap, load_road_map
+from carla_lite.maps.catalog import MapCatalog
+from carla_lite.physics import VehicleFleet, WalkerCrowd
+from carla_lite.world.actors import CLIENT_SIDE_SENSORS, Actor, ActorKind, kind_of
+from carla_lite.world.collisions import CollisionSystem
+from carla_lite.world.errors import SpawnError, UnknownActorError, WorldError
+from carla_lite.world.settings import WorldSettings
+from carla_lite.world.snapshot import SensorMessage, TickResult, WorldSnapshot
+from carla_lite.world.traffic_lights import Light, LightState, TrafficLightSystem
+from carla_lite.world.transforms import compose
+
+log = logging.getLogger(__name__)
+
+#: ``carla.WeatherParameters()`` defaults, in wire order (14 floats).
+DEFAULT_WEATHER: tuple[float, ...] = (
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.03, 0.0331, 0.0,
+)  # fmt: skip
+COLLISION_SENSOR = "sensor.other.collision"
+#: Stream ids below this are reserved; 1 is the world observer (episode state).
+FIRST_SENSOR_STREAM = 2
+
+
+class World:
+    """One CARLA episode.
+
+    Not thread-safe: the server serialises every call with one lock.
+    """
+
+    def __init__(
+        self,
+        catalog: MapCatalog,
+        library: BlueprintLibrary,
+        map_name: str,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.catalog = catalog
+        self.library = library
+        self.settings = WorldSettings()
+        self.weather: tuple[float, ...] = DEFAULT_WEATHER
+        self.rng = random.Random(seed)
+        self.episode_id = self.rng.getrandbits(48)
+        self.frame = 0
+        self.elapsed = 0.0
+        self.last_delta = 0.0
+        self.map_layers = 0xFFFF
+        self._next_actor_id = 1
+        self._next_stream_id = FIRST_SENSOR_STREAM
+        self.actors: dict[int, Actor] = {}
+        self.fleet = VehicleFleet()
+        self.crowd = WalkerCrowd()
+        self.lights = TrafficLightSystem()
+        self.vehicle_light_flags: dict[int, int] = {}
+        self.road_map: RoadMap = self._read_map(map_name)
+        self.collisions = CollisionSystem(self.road_map)
+        self.spectator: Actor = self._new_episode()
+        self._layout: _Layout | None = None
+        self._last_snapshot: WorldSnapshot | None = None
+
+    # -- episodes -------------------------------------------------------------------------
+    @property
+    def map_name(self) -> str:
+        return self.road_map.name
+
+    def load_map(self, name: str, *, reset_settings: bool, map_layers: int = 0xFFFF) -> None:
+        """Start a new episode on a catalog map (``load_world``)."""
+        road_map = self._read_map(name)
+        self._switch_map(road_map, reset_settings=reset_settings, map_layers=map_layers)
+
+    def load_opendrive(self, xodr_text: str, *, reset_settings: bool) -> None:
+        """Start a new episode on a map given as OpenDRIVE text (``generate_opendrive_world``)."""
+        road_map = load_road_map("OpenDriveMap", xodr_text)
+        self._switch_map(road_map, reset_settings=reset_settings, map_layers=0xFFFF)
+
+    def _read_map(self, name: str) -> RoadMap:
+        try:
+            path = self.catalog.path(name)
+        except KeyError as exc:
+            raise WorldError(exc.args[0] if exc.args else str(exc)) from None
+        return load_road_map(path.stem, path.read_text(encoding="utf-8"))
+
+    def _switch_map(self, road_map: RoadMap, *, reset_settings: bool, map_layers: int) -> None:
+        for actor_id in list(self.actors):
+            self._remove(actor_id)
+        self.road_map = road_map
+        self.collisions = CollisionSystem(road_map)
+        self.map_layers = map_layers
+        if reset_settings:
+            self.settings = WorldSettings()
+        self.episode_id = (self.episode_id + 1 + self.rng.getrandbits(16)) & ((1 << 63) - 1)
+        self.spectator = self._new_episode()
+
+    def _new_episode(self) -> Actor:
+        self.fleet = VehicleFleet()
+        self.crowd = WalkerCrowd()
+        self.lights = TrafficLightSystem()
+        self.vehicle_light_flags = {}
+        self._layout = None
+        spectator = self._add_actor(
+            self.library.get("spectator"), {}, Transform(0.0, 0.0, 30.0, -90.0, 0.0, 0.0)
+        )
+        light_bp = self.library.get("traffic.traffic_light")
+        for group in self.road_map.signal_groups:
+            members = []
+            for site in group.sites:
+                actor = self._add_actor(light_bp, validate_description(light_bp, {}), site.pose)
+                box = site.trigger
+                members.append(
+                    Light(
+                        actor_id=actor.id,
+                        sign_id=site.signal_id,
+                        group=0,
+                        pole_index=0,
+                        trigger=(box.cx, box.cy, box.yaw_deg, box.half_length, box.half_width),
+                    )
+                )
+            if members:
+                self.lights.add_group(members)
+        return spectator
+
+    # -- actors ---------------------------------------------------------------------------
+    def actor(self, actor_id: int) -> Actor:
+        try:
+            return self.actors[actor_id]
+        except KeyError:
+            raise UnknownActorError(actor_id) from None
+
+    def spawn(
+        self,
+        blueprint_id: str,
+        attributes: Mapping[str, str],
+        transform: Transform,
+        *,
+        parent_id: int = 0,
+        attachment_type: int = 0,
+    ) -> Actor:
+        """Spawn an actor; raise SpawnError if CARLA would refuse it."""
+        try:
+            blueprint = self.library.get(blueprint_id)
+        except KeyError as exc:
+            raise SpawnError(str(exc.args[0] if exc.args else exc)) from None
+        try:
+            values = validate_description(blueprint, attributes)
+        except (KeyError, ValueError) as exc:
+            raise SpawnError(f"{blueprint_id}: {exc}") from None
+        _check_finite(transform)
+        parent = self.actor(parent_id) if parent_id else None
+        kind = kind_of(blueprint.id)
+        if parent is None and kind in (ActorKind.VEHICLE, ActorKind.WALKER):
+            if self.collisions.is_occupied(self, blueprint, transform):
+                raise SpawnError("Spawn failed because of collision at spawn position")
+        if parent is not None:
+            world_tf = compose(self.transform_of(parent), transform)
+            actor = self._add_actor(blueprint, values, world_tf)
+            actor.parent_id = parent.id
+            actor.attachment_type = attachment_type
+            actor.relative = transform
+            parent.children.append(actor.id)
+        else:
+            actor = self._add_actor(blueprint, values, transform)
+        return actor
+
+    def _add_actor(self, blueprint: Blueprint, values: dict[str, str], tf: Transform) -> Actor:
+        kind = kind_of(blueprint.id)
+        actor = Actor(
+            id=self._next_actor_id,
+            blueprint=blueprint,
+            attributes=values,
+            kind=kind,
+            transform=tf,
+        )
+        self._next_actor_id += 1
+        if kind is ActorKind.VEHICLE:
+            assert blueprint.vehicle_params is not None, blueprint.id
+            actor.slot = self.fleet.add(blueprint.vehicle_params, tf)
+            actor.sticky_control = values.get("sticky_control", "true").lower() == "true"
+        elif kind is ActorKind.WALKER:
+            box = blueprint.bounding_box
+            extent = (box.extent.x, box.extent.y, box.extent.z) if box else (0.2, 0.2, 0.9)
+            actor.slot = self.crowd.add(tf, extent)
+        elif kind is ActorKind.SENSOR and blueprint.id not in CLIENT_SIDE_SENSORS:
+            actor.stream_id = self._next_stream_id
+            self._next_stream_id += 1
+        self.actors[actor.id] = actor
+        self._layout = None
+        return actor
+
+    def destroy(self, actor_id: int) -> bool:
+        """Destroy one actor (``destroy_actor``); the spectator cannot be destroyed."""
+        actor = self.actors.get(actor_id)
+        if actor is None or actor is self.spectator:
+            return False
+        self._remove(actor_id)
+        return True
+
+    def _remove(self, actor_id: int) -> None:
+        actor = self.actors.pop(actor_id)
+        if actor.kind is ActorKind.VEHICLE:
+            self.fleet.remove(actor.slot)
+            self.vehicle_light_flags.pop(actor_id, None)
+        elif actor.kind is ActorKind.WALKER:
+            self.crowd.remove(actor.slot)
+        parent = self.actors.get(actor.parent_id)
+        if parent is not None and actor_id in parent.children:
+            parent.children.remove(actor_id)
+        for child_id in actor.children:
+            child = self.actors.get(child_id)
+            if child is not None:
+                # Like Unreal: a child outlives its parent, left where it was.
+                child.transform = self.transform_of(child)
+                child.parent_id = 0
+        self._layout = None
+
+    def transform_of(self, actor: Actor) -> Transform:
+        """Current world pose of any actor."""
+        if actor.kind is ActorKind.VEHICLE:
+            return Transform(*(float(v) for v in self.fleet.pose[actor.slot]))
+        if actor.kind is ActorKind.WALKER:
+            return Transform(*(float(v) for v in self.crowd.pose[actor.slot]))
+        if actor.parent_id:
+            parent = self.actors.get(actor.parent_id)
+            if parent is not None:
+                return compose(self.transform_of(parent), actor.relative)
+        return actor.transform
+
+    def set_transform(self, actor_id: int, tf: Transform) -> None:
+        _check_finite(tf)
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.VEHICLE:
+            self.fleet.set_transform(actor.slot, tf)
+        elif actor.kind is ActorKind.WALKER:
+            self.crowd.set_transform(actor.slot, tf)
+        elif actor.parent_id:
+            actor.relative = tf
+        else:
+            actor.transform = tf
+        if actor.kind not in _MOVING:
+            self._layout = None  # its pose is cached in the layout
+
+    def set_location(self, actor_id: int, location: Vector3) -> None:
+        tf = self.transform_of(self.actor(actor_id))
+        self.set_transform(
+            actor_id, Transform(location.x, location.y, location.z, tf.pitch, tf.yaw, tf.roll)
+        )
+
+    def set_target_velocity(self, actor_id: int, v: Vector3) -> None:
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.VEHICLE:
+            self.fleet.set_velocity(actor.slot, v.x, v.y, v.z)
+        elif actor.kind is ActorKind.WALKER:
+            speed = math.hypot(v.x, v.y)
+            direction = Vector3(v.x / speed, v.y / speed, 0.0) if speed > 0 else Vector3(1, 0, 0)
+            self.crowd.set_control(actor.slot, direction, speed, False)
+
+    def set_target_angular_velocity(self, actor_id: int, w: Vector3) -> None:
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.VEHICLE:
+            self.fleet.set_angular_velocity(actor.slot, w.x, w.y, w.z)
+
+    def add_impulse(self, actor_id: int, impulse: Vector3) -> None:
+        """Change a vehicle's velocity by impulse / mass (forces are applied for one step)."""
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.VEHICLE and actor.blueprint.vehicle_params:
+            mass = actor.blueprint.vehicle_params.mass
+            vx, vy, vz = (float(v) for v in self.fleet.velocity[actor.slot])
+            self.fleet.set_velocity(
+                actor.slot, vx + impulse.x / mass, vy + impulse.y / mass, vz + impulse.z / mass
+            )
+
+    def set_simulate_physics(self, actor_id: int, enabled: bool) -> None:
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.VEHICLE:
+            self.fleet.set_simulate_physics(actor.slot, enabled)
+
+    def apply_vehicle_control(
+        self,
+        actor_id: int,
+        throttle: float,
+        steer: float,
+        brake: float,
+        hand_brake: bool,
+        reverse: bool,
+        manual_gear_shift: bool,
+        gear: int,
+    ) -> None:
+        actor = self.actor(actor_id)
+        if actor.kind is not ActorKind.VEHICLE:
+            raise WorldError(f"actor {actor_id} ({actor.type_id}) is not a vehicle")
+        values = (throttle, steer, brake)
+        if not all(math.isfinite(v) for v in values):
+            raise WorldError(f"vehicle control for actor {actor_id} has a non-finite value")
+        self.fleet.set_control(
+            actor.slot, throttle, steer, brake, hand_brake, reverse, manual_gear_shift, gear
+        )
+
+    def apply_walker_control(
+        self, actor_id: int, direction: Vector3, speed: float, jump: bool
+    ) -> None:
+        actor = self.actor(actor_id)
+        if actor.kind is not ActorKind.WALKER:
+            raise WorldError(f"actor {actor_id} ({actor.type_id}) is not a walker")
+        self.crowd.set_control(actor.slot, direction, speed, jump)
+
+    def set_vehicle_light_state(self, actor_id: int, flags: int) -> None:
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.VEHICLE:
+            self.vehicle_light_flags[actor_id] = int(flags) & 0xFFFFFFFF
+
+    def vehicle_light_states(self) -> list[tuple[int, int]]:
+        return [
+            (actor.id, self.vehicle_light_flags.get(actor.id, 0))
+            for actor in self.actors.values()
+            if actor.kind is ActorKind.VEHICLE
+        ]
+
+    def traffic_light(self, actor_id: int) -> Light:
+        light = self.lights.get(actor_id)
+        if light is None:
+            raise WorldError(f"actor {actor_id} is not a traffic light")
+        return light
+
+    # -- time -----------------------------------------------------------------------------
+    def tick(self, dt: float) -> TickResult:
+        """Advance the world by ``dt`` seconds and return the new frame's state and events."""
+        self.frame += 1
+        self.elapsed += dt
+        self.last_delta = dt
+        if self._layout is None:
+            self._layout = _Layout(self)
+        layout = self._layout
+        prev_pose = self.fleet.pose.copy()
+        road_map = self.road_map
+        # Heights at or below each vehicle's own level, so bridges and the roads under
+        # them stay apart; the fleet samples front axles then rear axles.
+        z = self.fleet.pose[:, 2]
+        levels = np.concatenate((z, z))
+        self.fleet.step(dt, lambda xs, ys: road_map.ground_height(xs, ys, levels))
+        self.crowd.step(dt, road_map.ground_height)
+        events = self.collisions.resolve(self, layout.vehicles, layout.walkers, prev_pose)
+        self.lights.step(dt)
+        snapshot = layout.snapshot(self)
+        for actor in layout.non_sticky:
+            # sticky_control=false: a control lasts one tick (the snapshot still shows it).
+            self.fleet.set_control(actor.slot, 0.0, 0.0, 0.0, False, False, False, 0)
+        messages = []
+        for event in events:
+            for sensor_id in layout.collision_sensors.get(event.actor.id, ()):
+                sensor = self.actors[sensor_id]
+                messages.append(
+                    SensorMessage(sensor.stream_id, sensor, self.transform_of(sensor), event)
+                )
+        self._last_snapshot = snapshot
+        return TickResult(snapshot, messages)
+
+    def snapshot(self) -> WorldSnapshot:
+        """The latest frame's state (builds one if no tick happened yet)."""
+        if self._last_snapshot is None or self._layout is None:
+            self._layout = _Layout(self)
+            self._last_snapshot = self._layout.snapshot(self)
+        return self._last_snapshot
+
+    def platform_timestamp(self) -> float:
+        return time.time()
+
+
+_MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
+
+
+class _Layout:
+    """Row order and index arrays of the snapshot, rebuilt only when actors change."""
+
+    def __init__(self, world: World) -> None:
+        actors = list(world.actors.values())
+        self.vehicles = [a for a in actors if a.kind is ActorKind.VEHICLE]
+        self.non_sticky = [a for a in self.vehicles if not a.sticky_control]
+        self.walkers = [a for a in actors if a.kind is ActorKind.WALKER]
+        rows = {a.id: i for i, a in enumerate(actors)}
+        self.ids = np.array([a.id for a in actors], dtype=np.uint32)
+        self.vehicle_rows = np.array([rows[a.id] for a in self.vehicles], dtype=np.int64)
+        self.vehicle_slots = np.array([a.slot for a in self.vehicles], dtype=np.int64)
+        self.vehicle_ids = np.array([a.id for a in self.vehicles], dtype=np.uint32)
+        self.walker_rows = np.array([rows[a.id] for a in self.walkers], dtype=np.int64)
+        self.walker_slots = np.array([a.slot for a in self.walkers], dtype=np.int64)
+        lights = [(rows[light.actor_id], light) for light in world.lights.lights]
+        lights = [(row, light) for row, light in lights if light.actor_id in world.actors]
+        self.lights = [light for _, light in lights]
+        self.light_rows = np.array([row for row, _ in lights], dtype=np.int64)
+        self.light_sign_ids = [light.sign_id.encode()[:32] for light in self.lights]
+        self.light_actor_ids = np.array([light.actor_id for light in world.lights.lights])
+        # Actors placed by parent or by hand: their pose is recomputed each tick if attached.
+        self.attached = [(rows[a.id], a) for a in actors if a.kind not in _MOVING and a.parent_id]
+        self.static_pose = np.zeros((len(actors), 6))
+        for i, a in enumerate(actors):
+            if a.kind not in _MOVING and not a.parent_id:
+                t = a.transform
+                self.static_pose[i] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+        self.collision_sensors: dict[int, list[int]] = {}
+        for a in actors:
+            if a.type_id == COLLISION_SENSOR and a.parent_id:
+                self.collision_sensors.setdefault(a.parent_id, []).append(a.id)
+
+    def snapshot(self, world: World) -> WorldSnapshot:
+        n = len(self.ids)
+        fleet, crowd = world.fleet, world.crowd
+        pose = self.static_pose.copy()
+        velocity = np.zeros((n, 3))
+        angular = np.zeros((n, 3))
+        accel = np.zeros((n, 3))
+        vslots, wslots = self.vehicle_slots, self.walker_slots
+        if len(vslots):
+            pose[self.vehicle_rows] = fleet.pose[vslots]
+            velocity[self.vehicle_rows] = fleet.velocity[vslots]
+            angular[self.vehicle_rows] = fleet.angular_velocity[vslots]
+            accel[self.vehicle_rows] = fleet.acceleration[vslots]
+        if len(wslots):
+            pose[self.walker_rows] = crowd.pose[wslots]
+            velocity[self.walker_rows] = crowd.velocity[wslots]
+        for row, actor in self.attached:
+            t = world.transform_of(actor)
+            pose[row] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+        vpose = fleet.pose[vslots]
+        light_index = world.lights.lights_facing(vpose[:, 0], vpose[:, 1], vpose[:, 4])
+        has_light = light_index >= 0
+        light_states = np.array([light.state for light in world.lights.lights] + [0], np.uint8)
+        light_ids = np.append(self.light_actor_ids, 0).astype(np.uint32)
+        lights = self.lights
+        return WorldSnapshot(
+            frame=world.frame,
+            elapsed_seconds=world.elapsed,
+            delta_seconds=world.last_delta,
+            episode_id=world.episode_id,
+            ids=self.ids,
+            pose=pose,
+            velocity=velocity,
+            angular_velocity=angular,
+            acceleration=accel,
+            vehicle_rows=self.vehicle_rows,
+            vehicle_control=fleet.control[vslots],
+            vehicle_speed_limit=world.road_map.speed_limit_kmh(vpose[:, 0], vpose[:, 1]),
+            vehicle_light_state=np.where(
+                has_light, light_states[light_index], np.uint8(LightState.GREEN)
+            ),
+            vehicle_has_light=has_light,
+            vehicle_light_id=np.where(has_light, light_ids[light_index], 0),
+            walker_rows=self.walker_rows,
+            walker_direction=crowd.direction[wslots],
+            walker_speed=crowd.speed[wslots],
+            light_rows=self.light_rows,
+            light_sign_ids=self.light_sign_ids,
+            light_times=np.array(
+                [[li.green_time, li.yellow_time, li.red_time, li.elapsed] for li in lights]
+            ).reshape(-1, 4),
+            light_pole_index=np.array([li.pole_index for li in lights], dtype=np.uint32),
+            light_frozen=np.array([li.frozen for li in lights], dtype=bool),
+            light_state=np.array([int(li.state) for li in lights], dtype=np.uint8),
+        )
+
+
+def _check_finite(tf: Transform) -> None:
+    values = (tf.x, tf.y, tf.z, tf.pitch, tf.yaw, tf.roll)
+    if not all(math.isfinite(v) for v in values):
+        raise WorldError(f"transform has a non-finite value: {tf}")

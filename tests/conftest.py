@@ -1,0 +1,145 @@
+"""Shared fixtures: free loopback ports and a carla_lite server process."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_TOWNS = REPO_ROOT.parent / "shared" / "maps" / "carla_towns"
+
+
+def port_triple_is_free(port: int) -> bool:
+    """Whether RPC, RPC+1 and RPC+2 can all be bound on loopback."""
+    sockets = []
+    try:
+        for p in (port, port + 1, port + 2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port_triple() -> int:
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        port = rng.randrange(20000, 40000, 3)
+        if port_triple_is_free(port):
+            return port
+    raise RuntimeError("no free loopback port triple found")
+
+
+class ServerProcess:
+    """A ``python -m carla_lite`` child process with its log captured to a file."""
+
+    def __init__(self, tmp_dir: Path, *extra_args: str) -> None:
+        self.port = free_port_triple()
+        self.log_path = tmp_dir / f"carla_lite_{self.port}.log"
+        self._log = self.log_path.open("w")
+        command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={self.port}"]
+        command += ["--log-level=INFO", *extra_args]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if "ready" not in line:
+            self.stop()
+            raise RuntimeError(f"carla_lite did not start: {line!r}\n{self.log()}")
+        self.ready_line = line
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def unknown_rpcs(self) -> list[str]:
+        """RPC names the server did not know (logged by the RPC server)."""
+        return [line for line in self.log().splitlines() if "unknown function" in line]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int | None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh server on the default map; asserts no unknown RPC was called."""
+    proc = ServerProcess(tmp_path)
+    try:
+        yield proc
+        assert proc.alive(), f"server died:\n{proc.log()}"
+        assert proc.unknown_rpcs() == []
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for a whole module of read-mostly scenarios."""
+    proc = ServerProcess(tmp_path_factory.mktemp("shared_server"))
+    try:
+        yield proc
+        assert proc.alive(), f"server died:\n{proc.log()}"
+        assert proc.unknown_rpcs() == []
+    finally:
+        proc.stop()
+
+
+def run_client(port: int, body: str, timeout: float = 120.0) -> dict:
+    """Run a scenario with the official carla client in a subprocess; return its JSON.
+
+    ``body`` sees ``client`` (connected, 10 s timeout), ``carla``, ``json`` and must set
+    ``result`` (a dict). Client errors can kill a process, hence the subprocess.
+    """
+    import json
+    import textwrap
+
+    script = (
+        "import json, math, sys, time, queue\n"
+        "import carla\n"
+        f"client = carla.Client('127.0.0.1', {port})\n"
+        "client.set_timeout(10.0)\n"
+        "result = {}\n" + textwrap.dedent(body) + "\nprint('RESULT ' + json.dumps(result))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+    )
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise AssertionError(
+            f"client scenario failed (rc={done.returncode})\nstdout:\n{done.stdout}\n"
+            f"stderr:\n{done.stderr}"
+        )
+    return json.loads(lines[-1][len("RESULT ") :])
