@@ -115,7 +115,7 @@ def main() -> int:
         rate = args.ticks / (time.perf_counter() - start)
         print(f"done: {travelled:.1f} m in {args.ticks} ticks, {rate:.0f} ticks/s", flush=True)
         sensor.destroy()
-        client.apply_batch_sync([carla.command.DestroyActor(i) for i in npcs + [hero.id]], True)
+        client.apply_batch_sync([carla.command.DestroyActor(i) for i in [*npcs, hero.id]], True)
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)

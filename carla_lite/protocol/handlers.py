@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from carla_lite.geom import BoundingBox, Vector3
 from carla_lite.protocol import wire_types as wt
@@ -23,11 +23,13 @@ from carla_lite.world.settings import WorldSettings
 
 if TYPE_CHECKING:
     from carla_lite.server import CarlaLiteServer
+    from carla_lite.world.world import World
 
 log = logging.getLogger(__name__)
 
 SERVER_VERSION = "0.9.16"
 WORLD_OBSERVER_STREAM = 1
+T = TypeVar("T")
 
 
 def _int(value: Any, what: str) -> int:
@@ -56,6 +58,12 @@ def _float(value: Any, what: str) -> float:
     return float(value)
 
 
+def _need(value: T | None, what: str) -> T:
+    if value is None:
+        raise WireError(f"command is missing its {what}")
+    return value
+
+
 class RpcHandlers:
     """The RPC table of one server; every call runs under the server's lock."""
 
@@ -63,7 +71,7 @@ class RpcHandlers:
         self.server = server
 
     @property
-    def world(self):  # type: ignore[no-untyped-def]
+    def world(self) -> World:
         return self.server.world
 
     def table(self) -> dict[str, Callable[..., Any]]:
@@ -537,6 +545,7 @@ class RpcHandlers:
                 self.server.streams.close_stream(stream)
         elif kind is CommandType.ApplyVehicleControl:
             c = command.control
+            assert isinstance(c, wt.VehicleControl)
             world.apply_vehicle_control(
                 actor_id,
                 c.throttle,
@@ -549,19 +558,20 @@ class RpcHandlers:
             )
         elif kind is CommandType.ApplyWalkerControl:
             c = command.control
+            assert isinstance(c, wt.WalkerControl)
             world.apply_walker_control(actor_id, c.direction, c.speed, c.jump)
         elif kind is CommandType.ApplyTransform:
-            world.set_transform(actor_id, command.transform)
+            world.set_transform(actor_id, _need(command.transform, "transform"))
         elif kind is CommandType.ApplyLocation:
-            world.set_location(actor_id, command.vector)
+            world.set_location(actor_id, _need(command.vector, "vector"))
         elif kind is CommandType.ApplyWalkerState:
-            world.set_transform(actor_id, command.transform)
+            world.set_transform(actor_id, _need(command.transform, "transform"))
         elif kind is CommandType.ApplyTargetVelocity:
-            world.set_target_velocity(actor_id, command.vector)
+            world.set_target_velocity(actor_id, _need(command.vector, "vector"))
         elif kind is CommandType.ApplyTargetAngularVelocity:
-            world.set_target_angular_velocity(actor_id, command.vector)
+            world.set_target_angular_velocity(actor_id, _need(command.vector, "vector"))
         elif kind is CommandType.ApplyImpulse:
-            world.add_impulse(actor_id, command.vector)
+            world.add_impulse(actor_id, _need(command.vector, "vector"))
         elif kind is CommandType.SetSimulatePhysics:
             world.set_simulate_physics(actor_id, bool(command.enabled))
         elif kind is CommandType.SetVehicleLightState:

@@ -69,7 +69,7 @@ class RpcServer:
         port: int,
         handlers: Mapping[str, Callable[..., Any]],
         *,
-        lock: threading.Lock | None = None,
+        lock: threading.Lock | threading.RLock | None = None,
     ) -> None:
         self._host = host
         self._requested_port = port

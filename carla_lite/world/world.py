@@ -160,9 +160,9 @@ class World:
         _check_finite(transform)
         parent = self.actor(parent_id) if parent_id else None
         kind = kind_of(blueprint.id)
-        if parent is None and kind in (ActorKind.VEHICLE, ActorKind.WALKER):
-            if self.collisions.is_occupied(self, blueprint, transform):
-                raise SpawnError("Spawn failed because of collision at spawn position")
+        occupied = parent is None and kind in _MOVING
+        if occupied and self.collisions.is_occupied(self, blueprint, transform):
+            raise SpawnError("Spawn failed because of collision at spawn position")
         if parent is not None:
             world_tf = compose(self.transform_of(parent), transform)
             actor = self._add_actor(blueprint, values, world_tf)

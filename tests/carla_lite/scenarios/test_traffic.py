@@ -47,7 +47,8 @@ def test_traffic_manager_drives_20_npcs_for_500_ticks(server: ServerProcess) -> 
                 last[a.id] = loc
                 v = a.get_velocity().length()
                 max_speed = max(max_speed, v)
-                if a.is_at_traffic_light() and a.get_traffic_light_state() == carla.TrafficLightState.Red and v < 0.2:
+                red = a.get_traffic_light_state() == carla.TrafficLightState.Red
+                if a.is_at_traffic_light() and red and v < 0.2:
                     stopped_at_red += 1
         result["travelled"] = sorted(travelled.values())
         result["max_speed"] = max_speed
