@@ -22,6 +22,7 @@ from carla_lite.maps.rasters import (
     SURFACE_OFFROAD,
     SURFACE_OTHER,
     SURFACE_SIDEWALK,
+    Grid,
     RoadRasters,
     build_rasters,
 )
@@ -90,24 +91,31 @@ class RoadMap:
                 ``zs`` the upper surface is.
         """
         r = self._rasters
-        flat, inside = r.coarse_grid.index(xs, ys)
+        flat = r.coarse_grid.clamped_index(xs, ys)
         high = r.height_high[flat]
         if zs is not None:
             low = r.height_low[flat]
             high = np.where(np.asarray(zs) + _LEVEL_TOLERANCE >= high, high, low)
-        return np.where(inside, high, 0.0).astype(np.float64)
+        return high.astype(np.float64)
 
     def surface(self, xs: FloatArray, ys: FloatArray) -> NDArray[np.uint8]:
         """Surface class (``SURFACE_*``) under CARLA-frame points."""
         r = self._rasters
-        flat, inside = r.surface_grid.index(xs, ys)
-        return np.where(inside, r.surface[flat], SURFACE_OFFROAD).astype(np.uint8)
+        return r.surface[r.surface_grid.clamped_index(xs, ys)]
 
     def speed_limit_kmh(self, xs: FloatArray, ys: FloatArray) -> NDArray[np.float64]:
         """Speed limit [km/h] of the road under CARLA-frame points (default off road)."""
+        return self.speed_limit_of_cells(self.cell_grid.clamped_index(xs, ys))
+
+    @property
+    def cell_grid(self) -> Grid:
+        """The coarse grid of per-point lookups; its cell indices serve several queries."""
+        return self._rasters.coarse_grid
+
+    def speed_limit_of_cells(self, cells: NDArray[np.intp]) -> NDArray[np.float64]:
+        """``speed_limit_kmh`` for flat ``cell_grid`` indices."""
         r = self._rasters
-        flat, inside = r.coarse_grid.index(xs, ys)
-        return r.speed_table[np.where(inside, r.speed_index[flat], 0)]
+        return r.speed_table[r.speed_index[cells]]
 
     def random_sidewalk_location(self, rng: random.Random) -> Vector3 | None:
         """A uniformly random point on a sidewalk centre line, or None without sidewalks."""

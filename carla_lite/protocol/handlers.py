@@ -591,7 +591,7 @@ class RpcHandlers:
             action()
         except WorldError as exc:
             return wt.error_void(str(exc))
-        except KeyError as exc:
+        except (KeyError, ValueError) as exc:
             return wt.error_void(str(exc.args[0] if exc.args else exc))
         return wt.ok_void()
 

@@ -17,7 +17,6 @@ from carla_lite.maps import SURFACE_OFFROAD, RoadMap
 from carla_lite.physics.collision import (
     contact_normal_and_depth,
     overlapping_pairs,
-    perimeter_samples,
     resolve_static,
     resolve_vehicle_pair,
     static_contacts,
@@ -30,6 +29,11 @@ if TYPE_CHECKING:
 
 WALKER_MASS = 80.0
 DEFAULT_VEHICLE_MASS = 1500.0
+#: Box perimeter samples in units of the half extents: corners and mid-edges, so a thin
+#: obstacle between two corners is still caught.
+_PERIMETER = np.array(
+    [(1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1)], dtype=np.float64
+)
 
 
 class CollisionSystem:
@@ -40,7 +44,7 @@ class CollisionSystem:
 
     def is_occupied(self, world: World, blueprint: Blueprint, tf: Transform) -> bool:
         """Whether a new vehicle/walker of ``blueprint`` at ``tf`` would overlap another."""
-        bodies = _Bodies.gather(world, _live_bodies(world))
+        bodies = _Bodies(world, BodyShapes.of_world(world))
         box = blueprint.bounding_box
         if box is None or bodies.count == 0:
             return False
@@ -62,19 +66,15 @@ class CollisionSystem:
         return bool(np.any(pairs == newcomer))
 
     def resolve(
-        self,
-        world: World,
-        vehicles: list[Actor],
-        walkers: list[Actor],
-        prev_vehicle_pose: np.ndarray,
+        self, world: World, shapes: BodyShapes, prev_vehicle_pose: np.ndarray
     ) -> list[CollisionEvent]:
         """Detect this tick's contacts, separate the bodies and return the events."""
-        if not vehicles:
+        if not shapes.n_vehicles:
             return []
-        bodies = _Bodies.gather(world, vehicles + walkers)
-        events = self._resolve_static(world, vehicles, bodies, prev_vehicle_pose)
+        bodies = _Bodies(world, shapes)
+        events = self._resolve_static(world, shapes.vehicles, bodies, prev_vehicle_pose)
         if bodies.count >= 2:
-            events += self._resolve_pairs(world, len(vehicles), bodies)
+            events += self._resolve_pairs(world, shapes.n_vehicles, bodies)
         return events
 
     def _resolve_static(
@@ -82,14 +82,16 @@ class CollisionSystem:
     ) -> list[CollisionEvent]:
         """Vehicles driving onto blocked ground go back to their pre-step pose and stop."""
         nv = len(vehicles)
-        samples = perimeter_samples(
-            bodies.cx[:nv],
-            bodies.cy[:nv],
-            bodies.yaw[:nv],
-            bodies.half_len[:nv],
-            bodies.half_wid[:nv],
-        )
-        contacts = static_contacts(samples, self._blocked)
+        # Cheap test first (most ticks touch nothing), the contact geometry only on a hit.
+        c, s = bodies.cos[:nv, None], bodies.sin[:nv, None]
+        lx, ly = bodies.shapes.perimeter_x, bodies.shapes.perimeter_y
+        xs = lx * c - ly * s
+        xs += bodies.cx[:nv, None]
+        ys = lx * s + ly * c
+        ys += bodies.cy[:nv, None]
+        if not (self.road_map.surface(xs.ravel(), ys.ravel()) == SURFACE_OFFROAD).any():
+            return []
+        contacts = static_contacts(np.stack((xs, ys), axis=-1), self._blocked)
         hit = np.flatnonzero(contacts.hit)
         if len(hit) == 0:
             return []
@@ -162,49 +164,56 @@ def _velocity(world: World, actor: Actor) -> np.ndarray:
     return world.crowd.velocity[actor.slot]
 
 
-def _live_bodies(world: World) -> list[Actor]:
-    return [a for a in world.actors.values() if a.slot >= 0]
+class BodyShapes:
+    """Vehicles then walkers, with their box offsets, extents and masses (fixed per layout)."""
+
+    def __init__(self, vehicles: list[Actor], walkers: list[Actor]) -> None:
+        self.actors = vehicles + walkers
+        self.vehicles = vehicles
+        self.n_vehicles = len(vehicles)
+        self.vehicle_slots = np.array([a.slot for a in vehicles], dtype=np.int64)
+        self.walker_slots = np.array([a.slot for a in walkers], dtype=np.int64)
+        boxes = [a.bounding_box for a in self.actors]
+        self.offset = np.array([(b.location.x, b.location.y, b.location.z) for b in boxes])
+        self.extent = np.array([(b.extent.x, b.extent.y, b.extent.z) for b in boxes])
+        self.mass = np.array([_mass(a) for a in self.actors])
+        if not self.actors:
+            self.offset = self.extent = np.zeros((0, 3))
+        # Vehicle box perimeter samples (corners and mid-edges) in the box frame.
+        half = self.extent[: self.n_vehicles]
+        self.perimeter_x = _PERIMETER[None, :, 0] * half[:, 0:1]
+        self.perimeter_y = _PERIMETER[None, :, 1] * half[:, 1:2]
+
+    @classmethod
+    def of_world(cls, world: World) -> BodyShapes:
+        actors = world.actors.values()
+        return cls(
+            [a for a in actors if a.kind is ActorKind.VEHICLE],
+            [a for a in actors if a.kind is ActorKind.WALKER],
+        )
 
 
 class _Bodies:
-    """World-placed bounding boxes of vehicles and walkers, as arrays."""
+    """Boxes of ``BodyShapes`` placed in the world at the current poses, as arrays."""
 
-    def __init__(self) -> None:
-        self.actors: list[Actor] = []
-        self.count = 0
-        empty = np.zeros(0)
-        self.cx = self.cy = self.yaw = self.half_len = self.half_wid = empty
-        self.z_low = self.z_high = self.mass = empty
-
-    @classmethod
-    def gather(cls, world: World, actors: list[Actor]) -> _Bodies:
-        bodies = cls()
-        bodies.actors = actors
-        bodies.count = len(actors)
-        if not actors:
-            return bodies
-        pose = np.array(
-            [
-                world.fleet.pose[a.slot]
-                if a.kind is ActorKind.VEHICLE
-                else world.crowd.pose[a.slot]
-                for a in actors
-            ]
+    def __init__(self, world: World, shapes: BodyShapes) -> None:
+        self.shapes = shapes
+        self.actors = shapes.actors
+        self.count = len(shapes.actors)
+        self.mass = shapes.mass
+        pose = np.concatenate(
+            (world.fleet.pose[shapes.vehicle_slots], world.crowd.pose[shapes.walker_slots])
         )
-        bodies.mass = np.array([_mass(a) for a in actors])
-        boxes = [a.bounding_box for a in actors]
-        off = np.array([(b.location.x, b.location.y, b.location.z) for b in boxes])
-        ext = np.array([(b.extent.x, b.extent.y, b.extent.z) for b in boxes])
+        off, ext = shapes.offset, shapes.extent
         yaw = np.radians(pose[:, 4])
-        c, s = np.cos(yaw), np.sin(yaw)
-        bodies.cx = pose[:, 0] + off[:, 0] * c - off[:, 1] * s
-        bodies.cy = pose[:, 1] + off[:, 0] * s + off[:, 1] * c
-        bodies.yaw = pose[:, 4]
-        bodies.half_len = ext[:, 0]
-        bodies.half_wid = ext[:, 1]
-        bodies.z_low = pose[:, 2] + off[:, 2] - ext[:, 2]
-        bodies.z_high = pose[:, 2] + off[:, 2] + ext[:, 2]
-        return bodies
+        self.cos, self.sin = c, s = np.cos(yaw), np.sin(yaw)
+        self.cx = pose[:, 0] + off[:, 0] * c - off[:, 1] * s
+        self.cy = pose[:, 1] + off[:, 0] * s + off[:, 1] * c
+        self.yaw = pose[:, 4]
+        self.half_len = ext[:, 0]
+        self.half_wid = ext[:, 1]
+        self.z_low = pose[:, 2] + off[:, 2] - ext[:, 2]
+        self.z_high = pose[:, 2] + off[:, 2] + ext[:, 2]
 
 
 def _mass(actor: Actor) -> float:

@@ -22,11 +22,12 @@ class WorldSnapshot:
     elapsed_seconds: float
     delta_seconds: float
     episode_id: int
+    #: Changes whenever the set of actors (the row order) changes.
+    layout_version: int
     ids: np.ndarray  # (N,) uint32
-    pose: np.ndarray  # (N, 6) x y z pitch yaw roll
-    velocity: np.ndarray  # (N, 3) m/s, world frame
-    angular_velocity: np.ndarray  # (N, 3) deg/s
-    acceleration: np.ndarray  # (N, 3) m/s^2
+    #: (N, 15): x y z pitch yaw roll, velocity (m/s), angular velocity (deg/s),
+    #: acceleration (m/s^2); all world frame.
+    kinematics: np.ndarray
     vehicle_rows: np.ndarray  # (V,)
     vehicle_control: np.ndarray  # (V, 7) throttle steer brake hand_brake reverse manual gear
     vehicle_speed_limit: np.ndarray  # (V,) km/h
@@ -42,6 +43,14 @@ class WorldSnapshot:
     light_pole_index: np.ndarray  # (L,)
     light_frozen: np.ndarray  # (L,) bool
     light_state: np.ndarray  # (L,)
+
+    @property
+    def pose(self) -> np.ndarray:
+        return self.kinematics[:, 0:6]
+
+    @property
+    def velocity(self) -> np.ndarray:
+        return self.kinematics[:, 6:9]
 
 
 @dataclass(slots=True)

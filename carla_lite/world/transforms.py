@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from carla_lite.geom import Transform
 
@@ -36,6 +37,12 @@ def compose(parent: Transform, relative: Transform) -> Transform:
         _wrap_degrees(parent.yaw + relative.yaw),
         parent.roll + relative.roll,
     )
+
+
+def compose_row(parent: Iterable[float], relative: Transform) -> tuple[float, ...]:
+    """``compose`` on a pose row ``(x, y, z, pitch, yaw, roll)``; returns a row."""
+    t = compose(Transform(*(float(v) for v in parent)), relative)
+    return (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
 
 
 def _wrap_degrees(angle: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
@@ -16,12 +17,12 @@ from carla_lite.maps import RoadMap, load_road_map
 from carla_lite.maps.catalog import MapCatalog
 from carla_lite.physics import VehicleFleet, WalkerCrowd
 from carla_lite.world.actors import CLIENT_SIDE_SENSORS, Actor, ActorKind, kind_of
-from carla_lite.world.collisions import CollisionSystem
+from carla_lite.world.collisions import BodyShapes, CollisionSystem
 from carla_lite.world.errors import SpawnError, UnknownActorError, WorldError
 from carla_lite.world.settings import WorldSettings
 from carla_lite.world.snapshot import SensorMessage, TickResult, WorldSnapshot
-from carla_lite.world.traffic_lights import Light, LightState, TrafficLightSystem
-from carla_lite.world.transforms import compose
+from carla_lite.world.traffic_lights import Light, TrafficLightSystem
+from carla_lite.world.transforms import compose, compose_row
 
 log = logging.getLogger(__name__)
 
@@ -114,22 +115,16 @@ class World:
             self.library.get("spectator"), {}, Transform(0.0, 0.0, 30.0, -90.0, 0.0, 0.0)
         )
         light_bp = self.library.get("traffic.traffic_light")
+        light_values = validate_description(light_bp, {})
         for group in self.road_map.signal_groups:
             members = []
             for site in group.sites:
-                actor = self._add_actor(light_bp, validate_description(light_bp, {}), site.pose)
+                actor = self._add_actor(light_bp, dict(light_values), site.pose)
                 box = site.trigger
-                members.append(
-                    Light(
-                        actor_id=actor.id,
-                        sign_id=site.signal_id,
-                        group=0,
-                        pole_index=0,
-                        trigger=(box.cx, box.cy, box.yaw_deg, box.half_length, box.half_width),
-                    )
-                )
-            if members:
-                self.lights.add_group(members)
+                trigger = (box.cx, box.cy, box.yaw_deg, box.half_length, box.half_width)
+                members.append(Light(actor.id, site.signal_id, trigger))
+            self.lights.add_group(members)
+        self.lights.build_zones(self.road_map.cell_grid)
         return spectator
 
     # -- actors ---------------------------------------------------------------------------
@@ -160,8 +155,8 @@ class World:
         _check_finite(transform)
         parent = self.actor(parent_id) if parent_id else None
         kind = kind_of(blueprint.id)
-        occupied = parent is None and kind in _MOVING
-        if occupied and self.collisions.is_occupied(self, blueprint, transform):
+        needs_free_spot = parent is None and kind in _MOVING
+        if needs_free_spot and self.collisions.is_occupied(self, blueprint, transform):
             raise SpawnError("Spawn failed because of collision at spawn position")
         if parent is not None:
             world_tf = compose(self.transform_of(parent), transform)
@@ -329,7 +324,7 @@ class World:
 
     def traffic_light(self, actor_id: int) -> Light:
         light = self.lights.get(actor_id)
-        if light is None:
+        if light is None or actor_id not in self.actors:
             raise WorldError(f"actor {actor_id} is not a traffic light")
         return light
 
@@ -349,8 +344,9 @@ class World:
         z = self.fleet.pose[:, 2]
         levels = np.concatenate((z, z))
         self.fleet.step(dt, lambda xs, ys: road_map.ground_height(xs, ys, levels))
-        self.crowd.step(dt, road_map.ground_height)
-        events = self.collisions.resolve(self, layout.vehicles, layout.walkers, prev_pose)
+        if layout.walkers:
+            self.crowd.step(dt, road_map.ground_height)
+        events = self.collisions.resolve(self, layout.bodies, prev_pose)
         self.lights.step(dt)
         snapshot = layout.snapshot(self)
         for actor in layout.non_sticky:
@@ -383,90 +379,91 @@ _MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
 class _Layout:
     """Row order and index arrays of the snapshot, rebuilt only when actors change."""
 
+    _versions = itertools.count(1)
+
     def __init__(self, world: World) -> None:
+        self.version = next(self._versions)
         actors = list(world.actors.values())
-        self.vehicles = [a for a in actors if a.kind is ActorKind.VEHICLE]
-        self.non_sticky = [a for a in self.vehicles if not a.sticky_control]
-        self.walkers = [a for a in actors if a.kind is ActorKind.WALKER]
         rows = {a.id: i for i, a in enumerate(actors)}
         self.ids = np.array([a.id for a in actors], dtype=np.uint32)
+        self.vehicles = [a for a in actors if a.kind is ActorKind.VEHICLE]
+        self.walkers = [a for a in actors if a.kind is ActorKind.WALKER]
+        self.non_sticky = [a for a in self.vehicles if not a.sticky_control]
+        self.bodies = BodyShapes(self.vehicles, self.walkers)
         self.vehicle_rows = np.array([rows[a.id] for a in self.vehicles], dtype=np.int64)
-        self.vehicle_slots = np.array([a.slot for a in self.vehicles], dtype=np.int64)
-        self.vehicle_ids = np.array([a.id for a in self.vehicles], dtype=np.uint32)
+        self.vehicle_slots = self.bodies.vehicle_slots
         self.walker_rows = np.array([rows[a.id] for a in self.walkers], dtype=np.int64)
-        self.walker_slots = np.array([a.slot for a in self.walkers], dtype=np.int64)
-        lights = [(rows[light.actor_id], light) for light in world.lights.lights]
-        lights = [(row, light) for row, light in lights if light.actor_id in world.actors]
-        self.lights = [light for _, light in lights]
-        self.light_rows = np.array([row for row, _ in lights], dtype=np.int64)
-        self.light_sign_ids = [light.sign_id.encode()[:32] for light in self.lights]
-        self.light_actor_ids = np.array([light.actor_id for light in world.lights.lights])
-        # Actors placed by parent or by hand: their pose is recomputed each tick if attached.
-        self.attached = [(rows[a.id], a) for a in actors if a.kind not in _MOVING and a.parent_id]
-        self.static_pose = np.zeros((len(actors), 6))
+        self.walker_slots = self.bodies.walker_slots
+        lights = world.lights.lights
+        present = [i for i, light in enumerate(lights) if light.actor_id in rows]
+        self.light_index = np.array(present, dtype=np.int64)
+        self.light_rows = np.array([rows[lights[i].actor_id] for i in present], dtype=np.int64)
+        self.light_sign_ids = [lights[i].sign_id.encode()[:32] for i in present]
+        # Actor id of every light plus a 0 sentinel for "no light" (index -1).
+        self.light_actor_ids = np.array([li.actor_id for li in lights] + [0], dtype=np.uint32)
+        # Attached sensors etc. follow their parent: recomputed each tick.
+        # (row, actor, parent row if the parent is a vehicle or walker, else -1).
+        self.attached = [
+            (rows[a.id], a, rows[a.parent_id] if world.actors[a.parent_id].kind in _MOVING else -1)
+            for a in actors
+            if a.kind not in _MOVING and a.parent_id
+        ]
+        self.static_kinematics = np.zeros((len(actors), 15))
         for i, a in enumerate(actors):
             if a.kind not in _MOVING and not a.parent_id:
                 t = a.transform
-                self.static_pose[i] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+                self.static_kinematics[i, :6] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
         self.collision_sensors: dict[int, list[int]] = {}
         for a in actors:
             if a.type_id == COLLISION_SENSOR and a.parent_id:
                 self.collision_sensors.setdefault(a.parent_id, []).append(a.id)
 
     def snapshot(self, world: World) -> WorldSnapshot:
-        n = len(self.ids)
-        fleet, crowd = world.fleet, world.crowd
-        pose = self.static_pose.copy()
-        velocity = np.zeros((n, 3))
-        angular = np.zeros((n, 3))
-        accel = np.zeros((n, 3))
-        vslots, wslots = self.vehicle_slots, self.walker_slots
-        if len(vslots):
-            pose[self.vehicle_rows] = fleet.pose[vslots]
-            velocity[self.vehicle_rows] = fleet.velocity[vslots]
-            angular[self.vehicle_rows] = fleet.angular_velocity[vslots]
-            accel[self.vehicle_rows] = fleet.acceleration[vslots]
-        if len(wslots):
-            pose[self.walker_rows] = crowd.pose[wslots]
-            velocity[self.walker_rows] = crowd.velocity[wslots]
-        for row, actor in self.attached:
-            t = world.transform_of(actor)
-            pose[row] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+        fleet, crowd, lights = world.fleet, world.crowd, world.lights
+        kin = self.static_kinematics.copy()
+        vslots, wslots, vrows = self.vehicle_slots, self.walker_slots, self.vehicle_rows
         vpose = fleet.pose[vslots]
-        light_index = world.lights.lights_facing(vpose[:, 0], vpose[:, 1], vpose[:, 4])
-        has_light = light_index >= 0
-        light_states = np.array([light.state for light in world.lights.lights] + [0], np.uint8)
-        light_ids = np.append(self.light_actor_ids, 0).astype(np.uint32)
-        lights = self.lights
+        if len(vslots):
+            kin[vrows, 0:6] = vpose
+            kin[vrows, 6:9] = fleet.velocity[vslots]
+            kin[vrows, 9:12] = fleet.angular_velocity[vslots]
+            kin[vrows, 12:15] = fleet.acceleration[vslots]
+        if len(wslots):
+            kin[self.walker_rows, 0:6] = crowd.pose[wslots]
+            kin[self.walker_rows, 6:9] = crowd.velocity[wslots]
+        for row, actor, parent_row in self.attached:
+            if parent_row >= 0:  # parent already placed in this frame
+                kin[row, 0:6] = compose_row(kin[parent_row, 0:6], actor.relative)
+            else:
+                t = world.transform_of(actor)
+                kin[row, 0:6] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+        cells = world.road_map.cell_grid.clamped_index(vpose[:, 0], vpose[:, 1])
+        facing = lights.lights_facing(cells, vpose[:, 4])
+        has_light = facing >= 0
+        li = self.light_index
         return WorldSnapshot(
             frame=world.frame,
             elapsed_seconds=world.elapsed,
             delta_seconds=world.last_delta,
             episode_id=world.episode_id,
+            layout_version=self.version,
             ids=self.ids,
-            pose=pose,
-            velocity=velocity,
-            angular_velocity=angular,
-            acceleration=accel,
-            vehicle_rows=self.vehicle_rows,
+            kinematics=kin,
+            vehicle_rows=vrows,
             vehicle_control=fleet.control[vslots],
-            vehicle_speed_limit=world.road_map.speed_limit_kmh(vpose[:, 0], vpose[:, 1]),
-            vehicle_light_state=np.where(
-                has_light, light_states[light_index], np.uint8(LightState.GREEN)
-            ),
+            vehicle_speed_limit=world.road_map.speed_limit_of_cells(cells),
+            vehicle_light_state=lights.state_or_green[facing],
             vehicle_has_light=has_light,
-            vehicle_light_id=np.where(has_light, light_ids[light_index], 0),
+            vehicle_light_id=self.light_actor_ids[facing],
             walker_rows=self.walker_rows,
             walker_direction=crowd.direction[wslots],
             walker_speed=crowd.speed[wslots],
             light_rows=self.light_rows,
             light_sign_ids=self.light_sign_ids,
-            light_times=np.array(
-                [[li.green_time, li.yellow_time, li.red_time, li.elapsed] for li in lights]
-            ).reshape(-1, 4),
-            light_pole_index=np.array([li.pole_index for li in lights], dtype=np.uint32),
-            light_frozen=np.array([li.frozen for li in lights], dtype=bool),
-            light_state=np.array([int(li.state) for li in lights], dtype=np.uint8),
+            light_times=lights.timing[li],
+            light_pole_index=lights.pole_index[li],
+            light_frozen=lights.frozen[li],
+            light_state=lights.state[li],
         )
 
 
