@@ -63,14 +63,14 @@ class CarlaLiteServer:
         self.rpc: RpcServer | Any = None
         self._secondary: socket.socket | None = None
         self._definitions: list[Any] | None = None
+        self.handlers = RpcHandlers(self)
         self._running = threading.Event()
         self._async_thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
         """Bind every port and start serving; returns once ready."""
-        handlers = RpcHandlers(self)
-        self.rpc = RpcServer(self.host, self._rpc_port, handlers.table(), lock=self.lock)
+        self.rpc = RpcServer(self.host, self._rpc_port, self.handlers.table(), lock=self.lock)
         self.rpc.start()
         port = self.rpc.port
         stream_port = self._streaming_port if self._streaming_port is not None else port + 1
@@ -156,7 +156,7 @@ class CarlaLiteServer:
     def _sensor_bytes(self, message: SensorMessage) -> bytes:
         event = message.collision
         assert event is not None, "only collision events are streamed so far"
-        handlers = RpcHandlers(self)
+        handlers = self.handlers
         other = (
             handlers.actor_wire(event.other) if event.other is not None else _static_actor_wire()
         )

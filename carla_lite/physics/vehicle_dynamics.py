@@ -87,6 +87,13 @@ class VehicleFleet:
     _drag: np.ndarray
     _max_steer: np.ndarray
     _gear_band: np.ndarray
+    _max_accel: np.ndarray
+    _brake_decel: np.ndarray
+    _rolling: np.ndarray
+    _top_fwd: np.ndarray
+    _top_rev: np.ndarray
+    _resist_fwd: np.ndarray
+    _resist_rev: np.ndarray
     _dyn: np.ndarray
     _a0: np.ndarray
     _a1: np.ndarray
@@ -142,6 +149,13 @@ class VehicleFleet:
             "_drag",
             "_max_steer",
             "_gear_band",
+            "_max_accel",
+            "_brake_decel",
+            "_rolling",
+            "_top_fwd",
+            "_top_rev",
+            "_resist_fwd",
+            "_resist_rev",
         ):
             grow(name, ())
         # Per-slot terms derived from the control and the physics flag (see _refresh_control).
@@ -192,24 +206,36 @@ class VehicleFleet:
         self._steer_rate[slot] = self._max_steer[slot] / STEER_FULL_LOCK_TIME
         self._rate_dt = 0.0  # the per-step wheel travel cached in step() is stale
         self._drag[slot] = p.drag
+        self._max_accel[slot] = p.max_accel
+        self._brake_decel[slot] = p.max_brake_decel
+        self._rolling[slot] = p.rolling_resistance
+        for top, resist, speed in (
+            (self._top_fwd, self._resist_fwd, p.max_speed),
+            (self._top_rev, self._resist_rev, p.max_reverse_speed),
+        ):
+            top[slot] = max(speed, _MIN_TOP_SPEED)
+            resist[slot] = p.drag * top[slot] ** 2 + p.rolling_resistance
         self._refresh_control(slot)
 
-    def _refresh_control(self, slot: int) -> None:
-        """Fold the sticky control, the params and the physics flag into per-slot step terms."""
-        p = self._params[slot]
-        throttle, steer, brake, hand_brake, reverse, manual, gear = self._control[slot]
-        backwards = reverse > 0.0 or (manual > 0.0 and gear < 0.0)
-        neutral = manual > 0.0 and gear == 0.0 and not backwards
-        direction = -1.0 if backwards else 1.0
-        top = max(p.max_reverse_speed if backwards else p.max_speed, _MIN_TOP_SPEED)
-        resist_at_top = p.drag * top * top + p.rolling_resistance
-        dyn = float(self._dyn[slot])
-        push = 0.0 if neutral else direction * throttle * dyn
-        self._a0[slot] = push * p.max_accel
-        self._a1[slot] = push * (resist_at_top - p.max_accel)
+    def _refresh_control(self, slot: int | np.ndarray) -> None:
+        """Fold the sticky control, the params and the physics flag into per-slot step terms.
+
+        ``slot`` is one slot or an array of slots (batches of controls).
+        """
+        throttle, steer, brake, hand_brake, reverse, manual, gear = self._control[slot].T
+        backwards = (reverse > 0.0) | ((manual > 0.0) & (gear < 0.0))
+        neutral = (manual > 0.0) & (gear == 0.0) & ~backwards
+        direction = np.where(backwards, -1.0, 1.0)
+        top = np.where(backwards, self._top_rev[slot], self._top_fwd[slot])
+        resist_at_top = np.where(backwards, self._resist_rev[slot], self._resist_fwd[slot])
+        dyn = self._dyn[slot]
+        push = np.where(neutral, 0.0, direction * throttle * dyn)
+        accel = self._max_accel[slot]
+        self._a0[slot] = push * accel
+        self._a1[slot] = push * (resist_at_top - accel)
         self._inv_top[slot] = direction / top
         self._decel[slot] = (
-            brake * p.max_brake_decel + hand_brake * HAND_BRAKE_DECEL + p.rolling_resistance
+            brake * self._brake_decel[slot] + hand_brake * HAND_BRAKE_DECEL + self._rolling[slot]
         )
         self._wheel_cmd[slot] = steer * self._max_steer[slot]
         self._grav_gain[slot] = GRAVITY * dyn
@@ -331,6 +357,28 @@ class VehicleFleet:
             float(int(gear)),
         )
         self._refresh_control(slot)
+
+    def set_controls(self, slots: np.ndarray, controls: np.ndarray) -> None:
+        """``set_control`` for many vehicles at once (a batch of commands).
+
+        Args:
+            slots: (K,) slots; a slot given twice takes its last control.
+            controls: (K, 7) throttle, steer, brake, hand_brake, reverse, manual_gear_shift,
+                gear, clamped like ``set_control``.
+        """
+        slots = np.asarray(slots, dtype=np.intp)
+        if len(slots) == 0:
+            return
+        if slots.min() < 0 or slots.max() >= self._capacity or not self._active[slots].all():
+            raise KeyError(f"no vehicle in some of slots {slots.tolist()}")
+        c = np.array(controls, dtype=np.float64).reshape(len(slots), 7)
+        np.clip(c[:, 0], 0.0, 1.0, out=c[:, 0])
+        np.clip(c[:, 1], -1.0, 1.0, out=c[:, 1])
+        np.clip(c[:, 2], 0.0, 1.0, out=c[:, 2])
+        c[:, 3:6] = c[:, 3:6] != 0.0
+        np.trunc(c[:, 6], out=c[:, 6])
+        self._control[slots] = c
+        self._refresh_control(slots)
 
     def set_transform(self, slot: int, transform: Transform) -> None:
         """Teleport a vehicle.

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carla_lite.geom import BoundingBox, Vector3
 from carla_lite.protocol import wire_types as wt
 from carla_lite.protocol.wire_types import CommandType, WireError
-from carla_lite.world.actors import Actor
+from carla_lite.world.actors import Actor, ActorKind
 from carla_lite.world.errors import WorldError
 from carla_lite.world.settings import WorldSettings
 
@@ -64,11 +65,38 @@ def _need(value: T | None, what: str) -> T:
     return value
 
 
+def _vehicle_control(raw: Any) -> tuple[int, list[Any]] | None:
+    """``(actor_id, control)`` if ``raw`` is a well-formed ApplyVehicleControl command.
+
+    Anything else (other commands, wrong types, non-finite values) returns None and takes
+    the general path, which reports errors with a clear message.
+    """
+    if not (type(raw) is list and len(raw) == 1):
+        return None
+    variant = raw[0]
+    if not (type(variant) is list and len(variant) == 2 and variant[0] == 2):
+        return None
+    payload = variant[1]
+    if not (type(payload) is list and len(payload) == 2 and type(payload[0]) is int):
+        return None
+    c = payload[1]
+    if not (type(c) is list and len(c) == 7):
+        return None
+    pedals, flags, gear = c[0:3], c[3:6], c[6]
+    if not all(type(v) in (float, int) and math.isfinite(v) for v in pedals):
+        return None
+    if not all(type(v) is bool for v in flags) or type(gear) is not int:
+        return None
+    return payload[0], c
+
+
 class RpcHandlers:
     """The RPC table of one server; every call runs under the server's lock."""
 
     def __init__(self, server: CarlaLiteServer) -> None:
         self.server = server
+        self._settings_wire: tuple[object, Any] = (None, None)
+        self._weather_wire: tuple[object, Any] = (None, None)
 
     @property
     def world(self) -> World:
@@ -114,7 +142,12 @@ class RpcHandlers:
         return wt.ok([self.server.streams.make_token(stream_id)])
 
     def rpc_get_episode_settings(self) -> Any:
-        return wt.ok(wt.EpisodeSettings(**dataclasses.asdict(self.world.settings)).to_wire())
+        # Asked every tick by the Traffic Manager: encode once per settings object.
+        settings = self.world.settings
+        if self._settings_wire[0] is not settings:
+            wire = wt.ok(wt.EpisodeSettings(**dataclasses.asdict(settings)).to_wire())
+            self._settings_wire = (settings, wire)
+        return self._settings_wire[1]
 
     def rpc_set_episode_settings(self, raw: Any) -> Any:
         settings = wt.EpisodeSettings.from_wire(raw)
@@ -206,7 +239,10 @@ class RpcHandlers:
 
     # -- weather --------------------------------------------------------------------------
     def rpc_get_weather_parameters(self) -> Any:
-        return wt.ok(wt.WeatherParameters(*self.world.weather).to_wire())
+        weather = self.world.weather
+        if self._weather_wire[0] is not weather:
+            self._weather_wire = (weather, wt.ok(wt.WeatherParameters(*weather).to_wire()))
+        return self._weather_wire[1]
 
     def rpc_set_weather_parameters(self, raw: Any) -> Any:
         weather = wt.WeatherParameters.from_wire(raw)
@@ -503,7 +539,23 @@ class RpcHandlers:
     def rpc_apply_batch(self, commands: Any, do_tick_cue: Any = False) -> Any:
         if not isinstance(commands, list):
             raise WireError("apply_batch expects a list of commands")
-        responses = [self._run_command(raw) for raw in commands]
+        responses = []
+        # The Traffic Manager sends one ApplyVehicleControl per car per tick: those are
+        # collected and applied together; anything else runs in order after them.
+        batch_actors: list[Actor] = []
+        batch_controls: list[list[Any]] = []
+        for raw in commands:
+            fast = _vehicle_control(raw)
+            actor = self.world.actors.get(fast[0]) if fast else None
+            if fast and actor is not None and actor.kind is ActorKind.VEHICLE:
+                batch_actors.append(actor)
+                batch_controls.append(fast[1])
+                responses.append(wt.ok(actor.id))
+                continue
+            self.world.apply_vehicle_controls(batch_actors, batch_controls)
+            batch_actors, batch_controls = [], []
+            responses.append(self._run_command(raw))
+        self.world.apply_vehicle_controls(batch_actors, batch_controls)
         if _bool(do_tick_cue, "do_tick_cue"):
             self.server.tick_from_client()
         return responses  # bare vector<CommandResponse>: not wrapped in Response

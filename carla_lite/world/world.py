@@ -8,6 +8,7 @@ import math
 import random
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -302,6 +303,11 @@ class World:
             actor.slot, throttle, steer, brake, hand_brake, reverse, manual_gear_shift, gear
         )
 
+    def apply_vehicle_controls(self, vehicles: list[Actor], controls: list[list[Any]]) -> None:
+        """Set many vehicles' controls at once; rows as ``apply_vehicle_control``'s arguments."""
+        if vehicles:
+            self.fleet.set_controls(np.array([v.slot for v in vehicles]), np.array(controls, float))
+
     def apply_walker_control(
         self, actor_id: int, direction: Vector3, speed: float, jump: bool
     ) -> None:
@@ -316,11 +322,10 @@ class World:
             self.vehicle_light_flags[actor_id] = int(flags) & 0xFFFFFFFF
 
     def vehicle_light_states(self) -> list[tuple[int, int]]:
-        return [
-            (actor.id, self.vehicle_light_flags.get(actor.id, 0))
-            for actor in self.actors.values()
-            if actor.kind is ActorKind.VEHICLE
-        ]
+        if self._layout is None:
+            self._layout = _Layout(self)
+        flags = self.vehicle_light_flags
+        return [(actor.id, flags.get(actor.id, 0)) for actor in self._layout.vehicles]
 
     def traffic_light(self, actor_id: int) -> Light:
         light = self.lights.get(actor_id)
