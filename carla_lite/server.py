@@ -130,12 +130,6 @@ class CarlaLiteServer:
         self.streams.set_synchronous(self.world.settings.synchronous_mode)
         self._tick(self._step_seconds())
 
-    def load_opendrive(self, xodr: str, *, reset_settings: bool) -> None:
-        self._close_sensor_streams()
-        self.world.load_opendrive(xodr, reset_settings=reset_settings)
-        self.streams.set_synchronous(self.world.settings.synchronous_mode)
-        self._tick(self._step_seconds())
-
     # -- ticking --------------------------------------------------------------------------
     def _step_seconds(self) -> float:
         fixed = self.world.settings.fixed_delta_seconds

@@ -204,13 +204,15 @@ class RpcHandlers:
             return wt.error_void(str(exc))
         return wt.ok_void()
 
-    def rpc_generate_opendrive_world(
-        self, xodr: Any, params: Any = None, reset_settings: Any = True
-    ) -> Any:
+    def rpc_copy_opendrive_to_file(self, xodr: Any, params: Any = None) -> Any:
+        """``client.generate_opendrive_world``, first half: keep the map for the next load.
+
+        The client then loads the map named ``OpenDriveMap`` like any other.
+        """
         text = _str(xodr, "opendrive")
         try:
-            self.server.load_opendrive(text, reset_settings=_bool(reset_settings, "reset_settings"))
-        except (WorldError, ValueError) as exc:
+            self.world.set_opendrive_map(text)
+        except ValueError as exc:
             return wt.error_void(str(exc))
         return wt.ok_void()
 
@@ -231,7 +233,7 @@ class RpcHandlers:
     def rpc_get_environment_objects(self, object_type: Any = 255) -> Any:
         return wt.ok([])
 
-    def rpc_get_level_bbs(self, tag: Any = 255) -> Any:
+    def rpc_get_all_level_BBs(self, tag: Any = 255) -> Any:
         return wt.ok([])
 
     def rpc_enable_environment_objects(self, ids: Any, enable: Any) -> Any:
@@ -434,15 +436,36 @@ class RpcHandlers:
     def rpc_show_vehicle_debug_telemetry(self, actor_id: Any, enabled: Any) -> Any:
         return self._void(lambda: self._actor(actor_id))
 
-    def rpc_enable_sensor_for_ros(self, actor_id: Any) -> Any:
-        return self._void(lambda: self._actor(actor_id))
+    # The ROS calls name a sensor by its stream id; there is no ROS bridge to enable.
+    def rpc_enable_sensor_for_ros(self, stream_id: Any) -> Any:
+        return self._void(lambda: self._sensor_by_stream(stream_id))
 
-    def rpc_disable_sensor_for_ros(self, actor_id: Any) -> Any:
-        return self._void(lambda: self._actor(actor_id))
+    def rpc_disable_sensor_for_ros(self, stream_id: Any) -> Any:
+        return self._void(lambda: self._sensor_by_stream(stream_id))
 
-    def rpc_is_sensor_enabled_for_ros(self, actor_id: Any) -> Any:
-        self._actor(actor_id)
+    def rpc_is_sensor_enabled_for_ros(self, stream_id: Any) -> Any:
+        self._sensor_by_stream(stream_id)
         return wt.ok(False)
+
+    def _sensor_by_stream(self, stream_id: Any) -> Actor:
+        wanted = _int(stream_id, "stream id")
+        for actor in self.world.actors.values():
+            if actor.stream_id == wanted:
+                return actor
+        raise WorldError(f"no sensor with stream id {wanted}")
+
+    def rpc_get_vehicle_light_state(self, actor_id: Any) -> Any:
+        actor = self._actor(actor_id)
+        return wt.ok(self.world.vehicle_light_flags.get(actor.id, 0))
+
+    def rpc_set_ignored_vehicles(self, stream_id: Any, ids: Any) -> Any:
+        return self._void(lambda: self._sensor_by_stream(stream_id))
+
+    def rpc_clear_debug_shape(self) -> Any:
+        return wt.ok_void()
+
+    def rpc_clear_debug_string(self) -> Any:
+        return wt.ok_void()
 
     # -- traffic lights -------------------------------------------------------------------
     def rpc_set_traffic_light_state(self, actor_id: Any, state: Any) -> Any:
@@ -526,14 +549,6 @@ class RpcHandlers:
 
     def rpc_destroy_traffic_manager(self, port: Any) -> Any:
         return wt.ok(self.server.traffic_managers.pop(_int(port, "port"), None) is not None)
-
-    def rpc_set_pedestrians_cross_factor(self, factor: Any) -> Any:
-        _float(factor, "cross factor")
-        return wt.ok_void()
-
-    def rpc_set_pedestrians_seed(self, seed: Any) -> Any:
-        _int(seed, "seed")
-        return wt.ok_void()
 
     # -- batches --------------------------------------------------------------------------
     def rpc_apply_batch(self, commands: Any, do_tick_cue: Any = False) -> Any:
@@ -651,10 +666,10 @@ class RpcHandlers:
     def rpc_draw_debug_shape(self, shape: Any) -> Any:
         return wt.ok_void()
 
-    def rpc_apply_color_texture_to_object(self, *args: Any) -> Any:
+    def rpc_apply_color_texture_to_objects(self, *args: Any) -> Any:
         return wt.ok_void()
 
-    def rpc_apply_float_color_texture_to_object(self, *args: Any) -> Any:
+    def rpc_apply_float_color_texture_to_objects(self, *args: Any) -> Any:
         return wt.ok_void()
 
     def rpc_set_replayer_time_factor(self, factor: Any) -> Any:

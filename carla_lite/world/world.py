@@ -32,6 +32,8 @@ DEFAULT_WEATHER: tuple[float, ...] = (
     0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.03, 0.0331, 0.0,
 )  # fmt: skip
 COLLISION_SENSOR = "sensor.other.collision"
+#: The map name CARLA gives a world generated from OpenDRIVE text.
+OPENDRIVE_MAP = "OpenDriveMap"
 #: Stream ids below this are reserved; 1 is the world observer (episode state).
 FIRST_SENSOR_STREAM = 2
 
@@ -60,6 +62,7 @@ class World:
         self.elapsed = 0.0
         self.last_delta = 0.0
         self.map_layers = 0xFFFF
+        self._opendrive_text: str | None = None
         self._next_actor_id = 1
         self._next_stream_id = FIRST_SENSOR_STREAM
         self.actors: dict[int, Actor] = {}
@@ -83,12 +86,17 @@ class World:
         road_map = self._read_map(name)
         self._switch_map(road_map, reset_settings=reset_settings, map_layers=map_layers)
 
-    def load_opendrive(self, xodr_text: str, *, reset_settings: bool) -> None:
-        """Start a new episode on a map given as OpenDRIVE text (``generate_opendrive_world``)."""
-        road_map = load_road_map("OpenDriveMap", xodr_text)
-        self._switch_map(road_map, reset_settings=reset_settings, map_layers=0xFFFF)
+    def set_opendrive_map(self, xodr_text: str) -> None:
+        """Validate and keep an OpenDRIVE map that loads as ``OPENDRIVE_MAP``.
+
+        ``client.generate_opendrive_world`` sends the text first, then loads that name.
+        """
+        load_road_map(OPENDRIVE_MAP, xodr_text)  # raises MapLoadError on a bad file
+        self._opendrive_text = xodr_text
 
     def _read_map(self, name: str) -> RoadMap:
+        if name.rsplit("/", 1)[-1] == OPENDRIVE_MAP and self._opendrive_text is not None:
+            return load_road_map(OPENDRIVE_MAP, self._opendrive_text)
         try:
             path = self.catalog.path(name)
         except KeyError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import ServerProcess, run_client
+from tests.conftest import REPO_ROOT, ServerProcess, run_client
 
 
 def test_version_world_and_settings_round_trip(server: ServerProcess) -> None:
@@ -195,3 +195,28 @@ def test_unknown_map_lists_available(server: ServerProcess) -> None:
     assert result["error"] is not None
     assert "NoSuchTown" in result["error"]
     assert "LiteTown01" in result["error"]
+
+
+def test_generate_opendrive_world_and_misc_queries(server: ServerProcess) -> None:
+    xodr = (REPO_ROOT / "carla_lite" / "maps" / "builtin" / "LiteHighway01.xodr").read_text()
+    result = run_client(
+        server.port,
+        f"""
+        xodr = open({str(REPO_ROOT / "carla_lite/maps/builtin/LiteHighway01.xodr")!r}).read()
+        world = client.generate_opendrive_world(xodr)
+        m = world.get_map()
+        result["name"] = m.name
+        result["spawn"] = len(m.get_spawn_points())
+        result["bbs"] = len(world.get_level_bbs())
+        try:
+            client.generate_opendrive_world("<OpenDRIVE><road></OpenDRIVE>")
+            result["bad"] = None
+        except RuntimeError as e:
+            result["bad"] = str(e)
+        """,
+    )
+    assert result["name"].endswith("OpenDriveMap")
+    assert result["spawn"] > 10
+    assert result["bbs"] == 0
+    assert xodr  # the map the client received is the one sent
+    assert result["bad"] is not None
