@@ -7,6 +7,7 @@ import random
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,14 +120,21 @@ def run_client(port: int, body: str, timeout: float = 120.0) -> dict:
     ``body`` sees ``client`` (connected, 10 s timeout), ``carla``, ``json`` and must set
     ``result`` (a dict). Client errors can kill a process, hence the subprocess.
     """
+    prelude = f"client = carla.Client('127.0.0.1', {port})\nclient.set_timeout(10.0)\n"
+    return run_python(prelude + textwrap.dedent(body), timeout)
+
+
+def run_python(body: str, timeout: float = 120.0) -> dict:
+    """Run a script (that sets ``result``) in a subprocess at the repo root; return ``result``.
+
+    The script sees ``carla``, ``json``, ``math``, ``sys``, ``time``, ``queue`` and ``np``.
+    """
     import json
-    import textwrap
 
     script = (
         "import json, math, sys, time, queue\n"
+        "import numpy as np\n"
         "import carla\n"
-        f"client = carla.Client('127.0.0.1', {port})\n"
-        "client.set_timeout(10.0)\n"
         "result = {}\n" + textwrap.dedent(body) + "\nprint('RESULT ' + json.dumps(result))\n"
         # The 0.9.16 client can abort in its own static destructors when a process exits
         # right after a sensor stops streaming (also with real CARLA): skip them.

@@ -1,0 +1,108 @@
+"""The experiment contract: what a user subclass decides (actions, observations, reward, end).
+
+Users write ``from rllib_integration.base_experiment import BaseExperiment`` and override the
+original methods. The config is the original's ``BASE_EXPERIMENT_CONFIG`` merged with the
+user's (dicts recursively, lists replaced); a subclass adds its own keys by listing their
+defaults in ``default_config``, and any other unknown key is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from rllib_integration.config import merge_config
+from rllib_integration.errors import ConfigError
+
+if TYPE_CHECKING:
+    import carla
+    import gymnasium
+
+    from rllib_integration.carla_core import CarlaCore
+
+BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
+    "hero": {
+        "blueprint": "vehicle.lincoln.mkz_2017",
+        "sensors": {},  # {name: {"type": blueprint id or "sensor.birdview", attr: value}}
+        "spawn_points": [],  # "x,y,z" or "x,y,z,roll,pitch,yaw"; empty: the map's
+    },
+    "background_activity": {
+        "n_vehicles": 0,
+        "n_walkers": 0,
+        "tm_hybrid_mode": True,
+        "seed": None,
+    },
+    "town": "Town05_Opt",
+    "weather": "ClearNoon",
+    "type": None,  # the experiment class (or "module:Class"); set by the caller
+}
+
+
+class BaseExperiment:
+    """Base class of experiments; subclasses override the methods below.
+
+    Attributes:
+        default_config: extra config keys of the subclass with their defaults, merged over
+            ``BASE_EXPERIMENT_CONFIG`` before the user's config.
+        config: the merged, validated config.
+    """
+
+    default_config: Mapping[str, Any] = {}
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        defaults = copy.deepcopy(BASE_EXPERIMENT_CONFIG)
+        defaults.update(copy.deepcopy(dict(self.default_config)))
+        self.config: dict[str, Any] = merge_config(defaults, config or {}, "experiment")
+
+    def reset(self) -> None:
+        """Called at every env reset, after the hero and sensors respawn, before the first tick."""
+
+    def get_action_space(self) -> gymnasium.Space:
+        """The gymnasium action space."""
+        raise NotImplementedError
+
+    def get_observation_space(self) -> gymnasium.Space:
+        """The gymnasium observation space."""
+        raise NotImplementedError
+
+    def get_actions(self) -> Any:
+        """The action table (a helper for discrete action spaces)."""
+        raise NotImplementedError
+
+    def compute_action(self, action: Any) -> carla.VehicleControl:
+        """Turn a policy action into the control applied to the hero."""
+        raise NotImplementedError
+
+    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
+        """``(observation, info)`` from ``{sensor name: (frame, data)}``."""
+        raise NotImplementedError
+
+    def get_done_status(self, observation: Any, core: CarlaCore) -> bool | tuple[bool, bool]:
+        """Whether the episode ended: a bool (terminated) or ``(terminated, truncated)``."""
+        raise NotImplementedError
+
+    def compute_reward(self, observation: Any, core: CarlaCore) -> float:
+        """The reward of the step; called after ``get_done_status``."""
+        raise NotImplementedError
+
+
+def resolve_experiment_class(value: object) -> type[BaseExperiment]:
+    """The experiment class from ``experiment.type``: a class or ``"module:Class"``."""
+    if isinstance(value, str):
+        module_name, _, class_name = value.partition(":")
+        if not class_name:
+            raise ConfigError(
+                f"experiment.type: {value!r} is not of the form 'package.module:ClassName'"
+            )
+        try:
+            value = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"experiment.type: cannot import {value!r}: {exc}") from exc
+    if not (isinstance(value, type) and issubclass(value, BaseExperiment)):
+        raise ConfigError(
+            "experiment.type: expected a BaseExperiment subclass (or 'module:Class'), "
+            f"got {value!r}"
+        )
+    return value

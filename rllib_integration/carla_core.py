@@ -1,0 +1,423 @@
+"""CarlaCore: the simulator side of an env: server, client, world, hero, NPCs, sensors, tick.
+
+Faithful to the original's config keys, defaults and call order, with its known bugs fixed
+(reference spec §12): ports are reserved by binding, the server's process handle is kept and
+only its own process group is stopped, the Traffic Manager runs in synchronous mode on its
+own port, a hero that cannot spawn is an error, and ``close()`` cleans everything up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import carla
+
+from rllib_integration.blueprints import blueprint_library
+from rllib_integration.config import check_choice, check_positive, merge_config
+from rllib_integration.errors import (
+    CarlaServerError,
+    ConfigError,
+    ServerConnectionError,
+    ServerLostError,
+    SpawnError,
+)
+from rllib_integration.sensors.factory import SensorFactory
+from rllib_integration.sensors.sensor_interface import SensorInterface
+from rllib_integration.server import RunningServer, default_server_kind, start_server
+
+log = logging.getLogger(__name__)
+
+BASE_CORE_CONFIG: dict[str, Any] = {
+    "host": "localhost",
+    "timeout": 10.0,  # [s] client RPC timeout
+    "timestep": 0.05,  # [s] fixed_delta_seconds (20 Hz)
+    "retries_on_error": 10,
+    "resolution_x": 600,
+    "resolution_y": 600,
+    "quality_level": "Low",
+    "enable_map_assets": False,
+    "enable_rendering": True,
+    "show_display": False,
+    # Added: which server to use and how to reach it.
+    "server": None,  # "carla" (needs $CARLA_ROOT), "embedded" (carla_lite) or "external"
+    "port": None,  # RPC port: required for "external" (default 2000), else reserved
+    "maps_dirs": [],  # extra OpenDRIVE folders for the embedded server
+    "startup_timeout": 60.0,  # [s] to wait for a launched server to listen
+    "retry_delay": 3.0,  # [s] between connection attempts (original: 3)
+    "sensor_timeout": 10.0,  # [s] for a sensor's data of the tick just run
+}
+
+SERVER_KINDS = ("carla", "embedded", "external")
+QUALITY_LEVELS = ("Low", "Epic")
+#: Spectator placement behind the hero [m], as the original.
+SPECTATOR_BACK, SPECTATOR_UP = 5.0, 3.0
+
+
+class CarlaCore:
+    """Owns one simulator connection (and the server process it launched, if any).
+
+    Construction is cheap: nothing starts until ``start()`` (the env calls it on the first
+    reset), so RLlib can build env runners fast.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config = merge_config(BASE_CORE_CONFIG, config or {}, "carla")
+        self.config["server"] = self.config["server"] or default_server_kind()
+        check_choice("carla.server", self.config["server"], SERVER_KINDS)
+        check_choice("carla.quality_level", self.config["quality_level"], QUALITY_LEVELS)
+        for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
+            check_positive(f"carla.{key}", self.config[key])
+        if self.config["retries_on_error"] < 1:
+            raise ConfigError("carla.retries_on_error: must be >= 1")
+        self.server: RunningServer | None = None
+        self.client: carla.Client | None = None
+        self.world: carla.World | None = None
+        self.map: carla.Map | None = None
+        self.hero: carla.Vehicle | None = None
+        self.traffic_manager: carla.TrafficManager | None = None
+        self.sensor_interface = SensorInterface(timeout=self.config["sensor_timeout"])
+        self.npc_ids: list[int] = []
+        self.experiment_config: dict[str, Any] | None = None
+        self._broken = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Connected, set up, and not known to be broken."""
+        return self.world is not None and self.experiment_config is not None and not self._broken
+
+    def start(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
+        """Start (or restart after a failure) the server, connect, and set the experiment up."""
+        if self._broken or self.client is not None:
+            log.warning("restarting the simulator after: %s", self._broken_reason)
+            self._teardown(stop_server=True)
+        self._broken = False
+        self.init_server()
+        self.connect_client()
+        self.setup_experiment(experiment_config, rng)
+
+    def init_server(self) -> None:
+        """Launch the configured server (nothing for an external one)."""
+        cfg = self.config
+        self.server = start_server(
+            cfg["server"],
+            host=_loopback(cfg["host"]),
+            port=cfg["port"],
+            quality_level=cfg["quality_level"],
+            show_display=cfg["show_display"],
+            resolution_x=cfg["resolution_x"],
+            resolution_y=cfg["resolution_y"],
+            maps_dirs=tuple(cfg["maps_dirs"]),
+            startup_timeout=cfg["startup_timeout"],
+        )
+
+    def connect_client(self) -> None:
+        """Connect and switch the world to synchronous mode at ``timestep``, with retries."""
+        assert self.server is not None
+        cfg = self.config
+        errors = []
+        for attempt in range(1, cfg["retries_on_error"] + 1):
+            try:
+                client = carla.Client(self.server.host, self.server.rpc_port)
+                client.set_timeout(cfg["timeout"])
+                world = client.get_world()
+                settings = world.get_settings()
+                settings.no_rendering_mode = not cfg["enable_rendering"]
+                settings.synchronous_mode = True
+                settings.fixed_delta_seconds = cfg["timestep"]
+                world.apply_settings(settings)
+                world.tick()
+                self.client, self.world = client, world
+                return
+            except RuntimeError as exc:
+                errors.append(str(exc))
+                log.warning(
+                    "Waiting for server to be ready: %s, attempt %d of %d",
+                    exc,
+                    attempt,
+                    cfg["retries_on_error"],
+                )
+                if not self.server.alive():
+                    break
+                time.sleep(cfg["retry_delay"])
+        raise ServerConnectionError(
+            f"Cannot connect to the {cfg['server']} server at {self.server.host}:"
+            f"{self.server.rpc_port} after {len(errors)} attempt(s) (timeout "
+            f"{cfg['timeout']} s); last error: {errors[-1] if errors else 'server exited'}. "
+            "Try increasing 'timeout' or 'retries_on_error' in the carla configuration"
+        )
+
+    def setup_experiment(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
+        """Load the town, set the weather, start the Traffic Manager and spawn NPCs."""
+        assert self.client is not None and self.server is not None
+        self.experiment_config = experiment_config
+        town = experiment_config["town"]
+        layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
+        try:
+            self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
+        except RuntimeError as exc:
+            raise ConfigError(
+                f"experiment.town: cannot load {town!r} on the {self.config['server']} server: "
+                f"{exc}"
+            ) from exc
+        self.map = self.world.get_map()
+        weather_name = experiment_config["weather"]
+        weather = getattr(carla.WeatherParameters, weather_name, None)
+        if not isinstance(weather, carla.WeatherParameters):
+            presets = sorted(
+                n for n, v in vars(carla.WeatherParameters).items()
+                if isinstance(v, carla.WeatherParameters)
+            )  # fmt: skip
+            raise ConfigError(
+                f"experiment.weather: unknown preset {weather_name!r}; valid: {', '.join(presets)}"
+            )
+        self.world.set_weather(weather)
+        activity = experiment_config["background_activity"]
+        self.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], rng)
+
+    def _ensure_traffic_manager(self) -> carla.TrafficManager:
+        """The Traffic Manager, started on first need (only when there are NPCs).
+
+        It runs inside this process and a simulator failure during its step aborts the
+        process (a limit of the CARLA client), so without NPCs it is better not started.
+        """
+        assert self.client is not None and self.server is not None
+        if self.traffic_manager is None:
+            config = self.experiment_config or {}
+            hybrid = config.get("background_activity", {}).get("tm_hybrid_mode", True)
+            self.traffic_manager = self.client.get_trafficmanager(self.server.tm_port)
+            self.traffic_manager.set_synchronous_mode(True)
+            self.traffic_manager.set_hybrid_physics_mode(hybrid)
+        return self.traffic_manager
+
+    # -- actors ---------------------------------------------------------------------------
+    def spawn_npcs(self, n_vehicles: int, n_walkers: int, rng: random.Random) -> None:
+        """(Re)spawn NPC vehicles on autopilot; seeded by ``rng`` (and the TM seed)."""
+        assert self.world is not None and self.client is not None and self.map is not None
+        assert self.server is not None
+        self.destroy_npcs()
+        if n_walkers:
+            log.warning("%d walkers requested: pedestrians are not supported yet", n_walkers)
+        tm_seed = rng.randrange(2**31)  # drawn always: the rng stream must not depend on NPCs
+        if n_vehicles <= 0:
+            return
+        config = self.experiment_config or {}
+        configured = config.get("background_activity", {}).get("seed")
+        traffic_manager = self._ensure_traffic_manager()
+        traffic_manager.set_random_device_seed(configured if configured is not None else tm_seed)
+        spawn_points = list(self.map.get_spawn_points())
+        if n_vehicles > len(spawn_points):
+            log.warning(
+                "%d vehicles were requested, but there were only %d available spawn points",
+                n_vehicles,
+                len(spawn_points),
+            )
+        rng.shuffle(spawn_points)
+        blueprints = sorted(blueprint_library(self.world).filter("vehicle.*"), key=lambda b: b.id)
+        batch = []
+        for transform in spawn_points[:n_vehicles]:
+            blueprint = rng.choice(blueprints)
+            if blueprint.has_attribute("color"):
+                colors = blueprint.get_attribute("color").recommended_values
+                blueprint.set_attribute("color", rng.choice(colors))
+            blueprint.set_attribute("role_name", "autopilot")
+            transform.location.z += 1
+            batch.append(
+                carla.command.SpawnActor(blueprint, transform).then(
+                    carla.command.SetAutopilot(carla.command.FutureActor, True, self.server.tm_port)
+                )
+            )
+        responses = self.client.apply_batch_sync(batch, True)
+        self.npc_ids = [r.actor_id for r in responses if not r.error]
+        if len(self.npc_ids) < n_vehicles:
+            log.warning(
+                "%d vehicles were requested but could only spawn %d", n_vehicles, len(self.npc_ids)
+            )
+
+    def destroy_npcs(self) -> None:
+        if self.npc_ids and self.client is not None:
+            self.client.apply_batch_sync(
+                [carla.command.DestroyActor(i) for i in self.npc_ids], False
+            )
+        self.npc_ids = []
+
+    def reset_hero(self, hero_config: Mapping[str, Any], rng: random.Random) -> carla.Vehicle:
+        """Respawn the hero (and its sensors) at a random spawn point."""
+        assert self.world is not None and self.map is not None
+        self.sensor_interface.destroy()
+        self.world.tick()
+        spawn_points = self._spawn_points(hero_config["spawn_points"], rng)
+        try:
+            blueprint = blueprint_library(self.world).find(hero_config["blueprint"])
+        except IndexError:
+            raise ConfigError(
+                f"experiment.hero.blueprint: no blueprint {hero_config['blueprint']!r}"
+            ) from None
+        blueprint.set_attribute("role_name", "hero")
+        if self.hero is not None:
+            self._destroy_actor(self.hero)
+            self.hero = None
+        rng.shuffle(spawn_points)
+        for transform in spawn_points:
+            self.hero = self.world.try_spawn_actor(blueprint, transform)
+            if self.hero is not None:
+                break
+            log.debug("Could not spawn hero, changing spawn point")
+        if self.hero is None:
+            raise SpawnError(
+                f"could not spawn the hero ({hero_config['blueprint']}): all "
+                f"{len(spawn_points)} spawn points of {self.map.name} are occupied"
+            )
+        self.world.tick()
+        for name, attributes in hero_config["sensors"].items():
+            SensorFactory.spawn(name, dict(attributes), self.sensor_interface, self.hero)
+        return self.hero
+
+    def _spawn_points(self, configured: list[str], rng: random.Random) -> list[carla.Transform]:
+        assert self.map is not None
+        if not configured:
+            return list(self.map.get_spawn_points())
+        points = []
+        for index, text in enumerate(configured):
+            where = f"experiment.hero.spawn_points[{index}]"
+            try:
+                values = [float(v) for v in str(text).split(",")]
+            except ValueError:
+                raise ConfigError(
+                    f"{where}: {text!r} is not 'x,y,z' or 'x,y,z,roll,pitch,yaw'"
+                ) from None
+            if len(values) == 3:
+                location = carla.Location(*values)
+                waypoint = self.map.get_waypoint(location)
+                previous = waypoint.previous(rng.uniform(0, 5)) or [waypoint]
+                points.append(carla.Transform(location, previous[0].transform.rotation))
+            elif len(values) == 6:
+                x, y, z, roll, pitch, yaw = values
+                points.append(
+                    carla.Transform(
+                        carla.Location(x, y, z), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll)
+                    )
+                )
+            else:
+                raise ConfigError(f"{where}: {text!r} has {len(values)} values; expected 3 or 6")
+        return points
+
+    # -- stepping -------------------------------------------------------------------------
+    def tick(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
+        """Apply ``control`` to the hero, advance one step, return the sensors' data."""
+        assert self.world is not None and self.hero is not None
+        try:
+            if control is not None:
+                self.hero.apply_control(control)
+            frame = self.world.tick()
+            if self.config["enable_rendering"] and self.config["server"] != "embedded":
+                # The embedded server draws nothing: moving its camera would only cost time.
+                self.set_spectator_camera_view()
+            self.sensor_interface.tick_pseudo_sensors(frame, self.world.get_snapshot())
+            return self.sensor_interface.get_data(frame)
+        except CarlaServerError as exc:
+            self._mark_broken(str(exc))
+            raise ServerLostError(self._lost_message(exc)) from exc
+        except RuntimeError as exc:
+            self._mark_broken(str(exc))
+            raise ServerLostError(self._lost_message(exc)) from exc
+
+    def set_spectator_camera_view(self) -> None:
+        """Put the spectator behind and above the hero, looking along it."""
+        assert self.world is not None and self.hero is not None
+        transform = self.hero.get_transform()
+        yaw = math.radians(transform.rotation.yaw)
+        location = carla.Location(
+            transform.location.x - SPECTATOR_BACK * math.cos(yaw),
+            transform.location.y - SPECTATOR_BACK * math.sin(yaw),
+            transform.location.z + SPECTATOR_UP,
+        )
+        self.world.get_spectator().set_transform(carla.Transform(location, transform.rotation))
+
+    def apply_hero_control(self, control: carla.VehicleControl) -> None:
+        assert self.hero is not None
+        self.hero.apply_control(control)
+
+    def get_sensor_data(self) -> dict[str, tuple[int, Any]]:
+        return self.sensor_interface.get_data()
+
+    # -- failure and cleanup --------------------------------------------------------------
+    _broken_reason = ""
+
+    def _mark_broken(self, reason: str) -> None:
+        self._broken = True
+        self._broken_reason = reason
+
+    def _lost_message(self, exc: Exception) -> str:
+        server = self.server
+        where = f"{server.host}:{server.rpc_port}" if server else "?"
+        alive = server.alive() if server else False
+        town = self.experiment_config["town"] if self.experiment_config else "?"
+        state = "still running" if alive else "not running"
+        return (
+            f"lost the {self.config['server']} server at {where} (town {town}, process {state}): "
+            f"{exc}; the next reset restarts it"
+        )
+
+    def close(self) -> None:
+        """Destroy sensors, hero and NPCs, leave the world asynchronous, stop our server.
+
+        Idempotent and safe on a half-dead connection.
+        """
+        self._teardown(stop_server=True)
+
+    def _teardown(self, *, stop_server: bool) -> None:
+        alive = self.server is not None and self.server.alive() and not self._broken
+        if alive:
+            self._quietly(self.sensor_interface.destroy)
+            if self.hero is not None:
+                self._quietly(lambda: self._destroy_actor(self.hero))
+            self._quietly(self.destroy_npcs)
+            self._quietly(self._release_world)
+        else:
+            # Nothing to talk to: stop our Traffic Manager, forget the client-side objects.
+            if self.traffic_manager is not None:
+                self._quietly(self.traffic_manager.shut_down)
+            self.sensor_interface = SensorInterface(timeout=self.config["sensor_timeout"])
+        self.hero = None
+        self.npc_ids = []
+        self.traffic_manager = None
+        self.client = self.world = self.map = None
+        self.experiment_config = None
+        if stop_server and self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def _release_world(self) -> None:
+        """Hand the world back asynchronous, so a shared server keeps running for others."""
+        assert self.world is not None
+        if self.traffic_manager is not None:
+            # Shut our Traffic Manager down (it lives in this process): left running, it
+            # would keep stepping a world that is about to go away.
+            self.traffic_manager.shut_down()
+            self.traffic_manager = None
+        settings = self.world.get_settings()
+        settings.synchronous_mode = False
+        settings.fixed_delta_seconds = None
+        self.world.apply_settings(settings)
+
+    def _destroy_actor(self, actor: carla.Actor) -> None:
+        if actor.is_alive:
+            actor.destroy()
+
+    @staticmethod
+    def _quietly(action: Any) -> None:
+        try:
+            action()
+        except (RuntimeError, CarlaServerError) as exc:
+            log.debug("cleanup step failed: %s", exc)
+
+
+def _loopback(host: str) -> str:
+    """Servers we launch listen on loopback; 'localhost' is spelled as the address."""
+    return "127.0.0.1" if host == "localhost" else host

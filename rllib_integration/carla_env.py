@@ -1,0 +1,95 @@
+"""CarlaEnv: the gymnasium environment RLlib trains on.
+
+``CarlaEnv(config)`` takes the original's config ``{"carla": {...}, "experiment": {"type":
+ExperimentClass, ...}}``. Construction is cheap (it builds the experiment and the spaces);
+the simulator starts on the first ``reset``. The call order of a step is the original's:
+compute_action -> tick -> get_observation -> get_done_status -> compute_reward.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+
+from rllib_integration.base_experiment import BaseExperiment, resolve_experiment_class
+from rllib_integration.carla_core import CarlaCore
+from rllib_integration.errors import ConfigError
+
+TOP_LEVEL_KEYS = ("carla", "experiment")
+
+
+class CarlaEnv(gymnasium.Env):
+    """A CARLA driving environment defined by a ``BaseExperiment`` subclass.
+
+    Args:
+        config: ``{"carla": core config, "experiment": experiment config with "type"}``.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 - gymnasium's attribute
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"CarlaEnv config: expected a mapping, got {type(config).__name__}")
+        unknown = sorted(str(k) for k in config if k not in TOP_LEVEL_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"CarlaEnv config: unknown key(s) {', '.join(unknown)}; valid: carla, experiment"
+            )
+        experiment_config = config.get("experiment")
+        if not isinstance(experiment_config, Mapping) or experiment_config.get("type") is None:
+            raise ConfigError(
+                "experiment.type: missing; set it to your BaseExperiment subclass "
+                "(or 'package.module:ClassName')"
+            )
+        experiment_class = resolve_experiment_class(experiment_config["type"])
+        self.experiment: BaseExperiment = experiment_class(experiment_config)
+        self.action_space = self.experiment.get_action_space()
+        self.observation_space = self.experiment.get_observation_space()
+        self.core = CarlaCore(config.get("carla") or {})
+        self.hero = None
+        self._rng = random.Random()
+        self._closed = False
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Respawn the hero (starting the simulator if needed) and return the first observation.
+
+        A ``seed`` seeds the hero's spawn choice, the NPC spawns and the Traffic Manager;
+        with a seed the NPCs are respawned too, so the same seed gives the same episode.
+        """
+        super().reset(seed=seed)
+        self._closed = False
+        if seed is not None:
+            self._rng = random.Random(seed)
+        if not self.core.ready:
+            self.core.start(self.experiment.config, self._rng)
+        elif seed is not None:
+            activity = self.experiment.config["background_activity"]
+            self.core.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], self._rng)
+        self.hero = self.core.reset_hero(self.experiment.config["hero"], self._rng)
+        self.experiment.reset()
+        sensor_data = self.core.tick(None)
+        observation, info = self.experiment.get_observation(sensor_data)
+        return observation, dict(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """One step: ``(observation, reward, terminated, truncated, info)``."""
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
+        control = self.experiment.compute_action(action)
+        sensor_data = self.core.tick(control)
+        observation, info = self.experiment.get_observation(sensor_data)
+        done = self.experiment.get_done_status(observation, self.core)
+        reward = self.experiment.compute_reward(observation, self.core)
+        terminated, truncated = done if isinstance(done, tuple) else (bool(done), False)
+        return observation, float(reward), bool(terminated), bool(truncated), dict(info)
+
+    def close(self) -> None:
+        """Destroy the hero, sensors and NPCs and stop the server this env started."""
+        if not self._closed:
+            self._closed = True
+            self.core.close()

@@ -1,0 +1,91 @@
+"""Small experiments used by the tests (real BaseExperiment subclasses)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import carla
+import numpy as np
+from gymnasium import spaces
+
+from rllib_integration.base_experiment import BaseExperiment
+
+#: throttle, steer, brake
+ACTIONS = [(0.0, 0.0, 1.0), (0.7, 0.0, 0.0), (0.5, -0.4, 0.0), (0.5, 0.4, 0.0)]
+
+
+class BirdViewExperiment(BaseExperiment):
+    """Drive with four actions on a small BirdView; reward = forward speed; end on collision."""
+
+    default_config: ClassVar[dict[str, Any]] = {"others": {"max_steps": 200, "size": 32}}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        config = dict(config or {})
+        super().__init__(config)
+        size = self.config["others"]["size"]
+        sensors = self.config["hero"]["sensors"]
+        sensors.setdefault("birdview", {"type": "sensor.birdview", "size": size, "radius": 15})
+        sensors.setdefault("collision", {"type": "sensor.other.collision"})
+        self.steps = 0
+        self.collided = False
+
+    def reset(self) -> None:
+        self.steps = 0
+        self.collided = False
+
+    def get_action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(len(ACTIONS))
+
+    def get_observation_space(self) -> spaces.Box:
+        size = self.config["others"]["size"]
+        return spaces.Box(0, 255, (size, size, 3), dtype=np.uint8)
+
+    def get_actions(self) -> list[tuple[float, float, float]]:
+        return ACTIONS
+
+    def compute_action(self, action: Any) -> carla.VehicleControl:
+        self.steps += 1
+        throttle, steer, brake = ACTIONS[int(action)]
+        return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
+
+    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
+        _frame, image = sensor_data["birdview"]
+        self.collided = self.collided or "collision" in sensor_data
+        return image, {"step": self.steps}
+
+    def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
+        return self.collided, self.steps >= self.config["others"]["max_steps"]
+
+    def compute_reward(self, observation: Any, core: Any) -> float:
+        velocity = core.hero.get_velocity()
+        forward = core.hero.get_transform().get_forward_vector()
+        return float(velocity.x * forward.x + velocity.y * forward.y)
+
+
+def env_config(**carla: Any) -> dict[str, Any]:
+    """A CarlaEnv config on the embedded server's town map."""
+    return {
+        "carla": {"server": "embedded", "timeout": 10.0, **carla},
+        "experiment": {"type": BirdViewExperiment, "town": "LiteTown01"},
+    }
+
+
+def parallel_worker(queue: Any) -> None:
+    """Run a short episode in its own process; report the ports it used (or the error)."""
+    import os
+
+    from rllib_integration.carla_env import CarlaEnv
+
+    env = CarlaEnv(env_config())
+    try:
+        env.reset(seed=1)
+        for _ in range(20):
+            env.step(1)
+        server = env.core.server
+        assert server is not None
+        queue.put([server.rpc_port, server.tm_port])
+    except Exception as exc:
+        queue.put(repr(exc))
+    finally:
+        env.close()
+    os._exit(0)  # skip the client's static destructors (see tests/conftest.py)
