@@ -215,3 +215,36 @@ def test_server_killed_mid_episode_then_reset_recovers() -> None:
     )
     assert result["error"] == ["ServerLostError", True]
     assert result["recovered"] == [True, True]
+
+
+def test_no_free_spawn_point_is_a_clear_error() -> None:
+    result = run_python(
+        PRELUDE
+        + """
+        from rllib_integration.errors import SpawnError
+        config = env_config()
+        env = CarlaEnv(config)
+        env.reset(seed=0)
+        spot = env.core.map.get_spawn_points()[0]
+        config["experiment"]["hero"] = {
+            "spawn_points": [f"{spot.location.x},{spot.location.y},{spot.location.z},0,0,"
+                             f"{spot.rotation.yaw}"]
+        }
+        env.close()
+        env = CarlaEnv(config)
+        env.reset(seed=0)
+        world = env.core.world
+        lib = world.get_blueprint_library()
+        blocker = world.spawn_actor(lib.find("vehicle.audi.a2"), env.core.map.get_spawn_points()[5])
+        blocker.set_transform(spot)
+        world.tick()
+        try:
+            env.reset()
+            result["error"] = None
+        except SpawnError as e:
+            result["error"] = str(e)
+        env.close()
+        """
+    )
+    assert result["error"] is not None
+    assert "could not spawn the hero" in result["error"] and "occupied" in result["error"]
