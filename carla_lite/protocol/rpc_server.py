@@ -24,6 +24,7 @@ from typing import Any
 
 import msgpack
 
+from carla_lite.protocol.listener import open_listener
 from carla_lite.protocol.wire_types import WireError
 
 __all__ = ["RpcServer"]
@@ -99,14 +100,7 @@ class RpcServer:
         """
         if self._listener is not None:
             raise RuntimeError("RpcServer already started")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind((self._host, self._requested_port))
-            listener.listen(64)
-        except OSError:
-            listener.close()
-            raise
+        listener = open_listener(self._host, self._requested_port)
         self._listener = listener
         self._port = listener.getsockname()[1]
         self._running = True

@@ -24,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from carla_lite.protocol.listener import open_listener
+
 __all__ = ["TOKEN", "StreamServer"]
 
 logger = logging.getLogger(__name__)
@@ -105,14 +107,7 @@ class StreamServer:
         """
         if self._listener is not None:
             raise RuntimeError("StreamServer already started")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind((self._host, self._requested_port))
-            listener.listen(64)
-        except OSError:
-            listener.close()
-            raise
+        listener = open_listener(self._host, self._requested_port)
         listener.setblocking(False)
         self._listener = listener
         self._port = listener.getsockname()[1]
