@@ -1,0 +1,1 @@
+"""The DQN example: a BirdView-driven DQN experiment for ``CarlaEnv``."""
