@@ -1,0 +1,627 @@
+"""The DQN example's training yaml: loading, validation and mapping to RLlib's ``DQNConfig``.
+
+The yaml has one section per ``DQNConfig`` method (``env_runners``, ``learners``,
+``resources``, ``training``, ``reporting``, ``exploration``, ``model``) plus the original's
+``env_config`` (``carla`` and ``experiment``). Every hyper-parameter must be written in the
+yaml: a missing key is an error, so no RLlib default (which changed several times during 2.x)
+silently decides a run. The original's Ray 1.1 key names that were renamed (``num_workers``,
+``buffer_size``, ...) are recognised and answered with their new place.
+
+Mapping (yaml -> ``DQNConfig``; original Ray 1.1 key in brackets):
+
+=============================================  ==================================================
+``env_runners.num_env_runners``                ``env_runners(num_env_runners)`` [num_workers]
+``env_runners.num_envs_per_env_runner``        ``env_runners(num_envs_per_env_runner)``
+``env_runners.num_cpus_per_env_runner``        ``env_runners(num_cpus_per_env_runner)``
+                                               [num_cpus_per_worker]
+``env_runners.num_gpus_per_env_runner``        ``env_runners(num_gpus_per_env_runner)``
+                                               [num_gpus_per_worker]
+``env_runners.rollout_fragment_length``        ``env_runners(rollout_fragment_length)``
+``env_runners.sample_timeout_s``               ``env_runners(sample_timeout_s)``
+``learners.num_learners``                      ``learners(num_learners)``
+``learners.num_gpus_per_learner``              ``learners(num_gpus_per_learner)`` [num_gpus]
+``resources.num_cpus_for_main_process``        ``resources(num_cpus_for_main_process)``
+``training.lr``                                ``training(lr)``
+``training.gamma``                             ``training(gamma)``
+``training.train_batch_size``                  ``training(train_batch_size_per_learner)``
+``training.target_network_update_freq``        ``training(target_network_update_freq)``
+``training.tau``                               ``training(tau)``
+``training.learning_starts``                   ``training(num_steps_sampled_before_``
+                                               ``learning_starts)``
+``training.replay_ratio``                      ``training(training_intensity)``, computed for
+                                               the runner count (see ``training_intensity``)
+``training.n_step``                            ``training(n_step)``
+``training.double_q`` / ``training.dueling``   ``training(double_q / dueling)``
+``training.grad_clip`` / ``grad_clip_by``      ``training(grad_clip / grad_clip_by)``
+``training.adam_epsilon``                      ``training(adam_epsilon)``
+``training.td_error_loss_fn``                  ``training(td_error_loss_fn)`` (huber)
+``training.replay_buffer.*``                   ``training(replay_buffer_config)``: capacity
+                                               [buffer_size], alpha, beta, epsilon
+                                               [prioritized_replay_*]
+``reporting.*``                                ``reporting(min_sample_timesteps_per_iteration``
+                                               [timesteps_per_iteration],
+                                               ``min_time_s_per_iteration``,
+                                               ``metrics_num_episodes_for_smoothing)``
+``exploration``                                ``{type: SoftQ, temperature}`` -> Boltzmann
+                                               sampling in the RLModule (``build_rl_module_spec``)
+``model.network`` / ``conv_filters``           ``rl_module(rl_module_spec)`` via ``QNetworkConfig``
+``model.hiddens``                              the dueling heads' hidden sizes [hiddens]
+``env_config``                                 ``environment(CarlaEnv, env_config)``
+=============================================  ==================================================
+
+Set in code because they have a single valid value here: ``framework("torch")``, the new API
+stack, ``num_atoms 1`` and ``noisy False`` (the module is not distributional nor noisy),
+``explore True``, ``batch_mode truncate_episodes``, ``disable_env_checking True`` (the checker
+would start a simulator just to step it).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+from ray.rllib.utils.replay_buffers.prioritized_episode_buffer import (
+    PrioritizedEpisodeReplayBuffer,
+)
+
+from rllib_integration.carla_core import CarlaCore
+from rllib_integration.config import check_choice, check_positive, merge_config
+from rllib_integration.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ray.rllib.algorithms.dqn import DQNConfig
+
+    from dqn_example.q_network import QNetworkConfig
+
+#: Every key the yaml must set, with the original's effective Ray 1.1 value (spec 7.2 and
+#: 7.2.1) as the type template. These values are documentation and type checks only: a
+#: missing key is an error, never filled in from here.
+SCHEMA: dict[str, Any] = {
+    "framework": "torch",
+    "env_runners": {
+        "num_env_runners": 1,
+        "num_envs_per_env_runner": 1,
+        "num_cpus_per_env_runner": 11,
+        "num_gpus_per_env_runner": 1.0,
+        "rollout_fragment_length": 16,
+        "sample_timeout_s": 60.0,
+    },
+    "learners": {"num_learners": 0, "num_gpus_per_learner": 0.0},
+    "resources": {"num_cpus_for_main_process": 1},
+    "training": {
+        "lr": 0.0025,
+        "gamma": 0.99,
+        "train_batch_size": 64,
+        "target_network_update_freq": 500,
+        "tau": 1.0,
+        "learning_starts": 20000,
+        "replay_ratio": 4.0,
+        "n_step": 1,
+        "double_q": True,
+        "dueling": True,
+        "grad_clip": 40.0,
+        "grad_clip_by": "global_norm",
+        "adam_epsilon": 1e-8,
+        "td_error_loss_fn": "huber",
+        "replay_buffer": {"capacity": 5000, "alpha": 0.6, "beta": 0.4, "epsilon": 1e-6},
+    },
+    "reporting": {
+        "min_sample_timesteps_per_iteration": 20000,
+        "min_time_s_per_iteration": 1.0,
+        "metrics_num_episodes_for_smoothing": 100,
+    },
+    "exploration": {"type": "SoftQ", "temperature": 1.0},
+    "model": {"network": "original", "conv_filters": None, "hiddens": [256, 512]},
+    "seed": None,
+    "embedded_town": None,
+    "env_config": {"carla": {}, "experiment": {}},
+}
+
+#: Sections whose keys are optional (validated by CarlaEnv's own defaults) or free-form.
+_OPTIONAL = {"env_config.carla", "env_config.experiment", "model.conv_filters", "seed"}
+
+#: The original's Ray 1.1 keys and where they live now.
+LEGACY_KEYS: dict[str, str] = {
+    "num_workers": "env_runners.num_env_runners",
+    "num_gpus_per_worker": "env_runners.num_gpus_per_env_runner",
+    "num_cpus_per_worker": "env_runners.num_cpus_per_env_runner",
+    "num_gpus": "learners.num_gpus_per_learner",
+    "rollout_fragment_length": "env_runners.rollout_fragment_length",
+    "timesteps_per_iteration": "reporting.min_sample_timesteps_per_iteration",
+    "train_batch_size": "training.train_batch_size",
+    "learning_starts": "training.learning_starts",
+    "buffer_size": "training.replay_buffer.capacity",
+    "lr": "training.lr",
+    "exploration_config": "exploration",
+    "hiddens": "model.hiddens",
+    "model.conv_filters": "model.conv_filters",
+}
+
+NETWORKS = ("original", "cpu", "custom")
+EXPLORATIONS = ("SoftQ",)
+LOSSES = ("huber", "mse")
+GRAD_CLIP_BY = ("global_norm", "norm", "value")
+
+
+class _ByNameMeta(type(PrioritizedEpisodeReplayBuffer)):  # type: ignore[misc]
+    """Lets ``"EpisodeReplayBuffer" in cls`` work like on the class name.
+
+    RLlib 2.60 turns the config's buffer ``type`` string into the class when Tune rebuilds
+    the config, then tests the kind by substring (``"EpisodeReplayBuffer" in type``), which
+    fails for any class; answering by name keeps a custom buffer usable.
+    """
+
+    def __contains__(cls, item: object) -> bool:
+        return isinstance(item, str) and item in cls.__name__
+
+
+class PrioritizedEpsEpisodeReplayBuffer(PrioritizedEpisodeReplayBuffer, metaclass=_ByNameMeta):
+    """RLlib's prioritized episode buffer with the original's priority epsilon.
+
+    Ray 1.1 stored ``|td_error| + prioritized_replay_eps`` as priority; the new-stack buffer
+    stores ``max(|td_error|, 1e-12)``, so a transition learned perfectly is almost never
+    replayed again. Adding ``epsilon`` back keeps the original's sampling distribution.
+
+    Args:
+        epsilon: added to every new priority.
+        **kwargs: the parent's arguments (capacity, alpha, ...).
+    """
+
+    def __init__(self, *args: Any, epsilon: float = 1e-6, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._priority_epsilon = float(epsilon)
+
+    def update_priorities(self, priorities: Any, module_id: Any = None) -> None:
+        """Store ``|priorities| + epsilon``."""
+        shifted = np.abs(np.asarray(priorities, dtype=np.float64)) + self._priority_epsilon
+        super().update_priorities(shifted, module_id)
+
+
+@dataclass
+class TrainingConfig:
+    """A validated training yaml.
+
+    Attributes:
+        path: the yaml file (for messages).
+        raw: the validated yaml content, every key present.
+        env_config: the CarlaEnv config, ``experiment.type`` set to ``DQNExperiment``.
+        obs_shape: the observation shape of the experiment (H, W, C).
+        num_actions: the number of discrete actions.
+    """
+
+    path: Path
+    raw: dict[str, Any]
+    env_config: dict[str, Any]
+    obs_shape: tuple[int, int, int]
+    num_actions: int
+    notes: list[str] = field(default_factory=list)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """One top-level section of the yaml."""
+        return dict(self.raw[name])
+
+    def network(self) -> QNetworkConfig:
+        """The Q-network the yaml's ``model`` section describes."""
+        from dqn_example.q_network import ORIGINAL_NETWORK, QNetworkConfig, cpu_network
+
+        model = self.raw["model"]
+        dueling = bool(self.raw["training"]["dueling"])
+        if model["network"] == "custom":
+            filters = model["conv_filters"]
+        elif model["network"] == "cpu":
+            filters = cpu_network(self.obs_shape, self.num_actions).conv_filters
+        else:
+            filters = ORIGINAL_NETWORK.conv_filters
+        return QNetworkConfig(
+            self.obs_shape,
+            self.num_actions,
+            copy.deepcopy(filters),
+            hiddens=list(model["hiddens"]),
+            dueling=dueling,
+        )
+
+
+def load_training_config(path: str | Path) -> TrainingConfig:
+    """Read and validate a training yaml.
+
+    Args:
+        path: the yaml file.
+
+    Returns:
+        The validated config; ``env_config.experiment.type`` is ``DQNExperiment``.
+
+    Raises:
+        ConfigError: unreadable yaml, unknown key, missing key, wrong type or bad value; the
+            message names the file and the key path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the training config ({error})") from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid yaml: {error}") from error
+    try:
+        return _validate(path, data)
+    except ConfigError as error:
+        raise ConfigError(f"{path.name}: {error}") from error
+
+
+def _validate(path: Path, data: Any) -> TrainingConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}")
+    _check_legacy(data, "")
+    raw = merge_config(_type_template(SCHEMA), data, "")
+    missing = _missing_keys(SCHEMA, data, "")
+    if missing:
+        raise ConfigError(
+            "missing key(s) "
+            + ", ".join(missing)
+            + " (every hyper-parameter must be explicit; see dqn_example/dqn_config.yaml)"
+        )
+    _check_values(raw)
+
+    from dqn_example.dqn_experiment import DQNExperiment
+
+    env_config = copy.deepcopy(dict(raw["env_config"]))
+    carla = dict(env_config.get("carla") or {})
+    experiment = dict(env_config.get("experiment") or {})
+    notes: list[str] = []
+    core = CarlaCore(carla)  # validates env_config.carla (cheap: starts nothing)
+    embedded_town = raw["embedded_town"]
+    if embedded_town and core.config["server"] == "embedded":
+        # The original's town and spawn points exist only in real CARLA; without $CARLA_ROOT
+        # the same profile runs on carla_lite's town instead (spawn points: the map's own).
+        notes.append(
+            f"embedded server: town {experiment.get('town')!r} -> {embedded_town!r}, "
+            "spawn points: the map's"
+        )
+        experiment["town"] = embedded_town
+        experiment.setdefault("hero", {})
+        experiment["hero"] = {**experiment["hero"], "spawn_points": []}
+    experiment["type"] = DQNExperiment
+    env_config = {"carla": carla, "experiment": experiment}
+    try:
+        dqn = DQNExperiment(experiment)
+    except ConfigError as error:
+        raise ConfigError(f"env_config.{error}") from error
+    height, width, channels = (int(n) for n in dqn.get_observation_space().shape)
+    shape = (height, width, channels)
+    num_actions = int(dqn.get_action_space().n)
+    result = TrainingConfig(path, raw, env_config, shape, num_actions, notes)
+    try:
+        result.network()  # checks the conv stack against the BirdView size now, not in Ray
+    except ValueError as error:
+        raise ConfigError(f"model: {error} (observation {shape})") from error
+    return result
+
+
+def _type_template(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema with free-form sections as ``{}`` / ``None`` for ``merge_config``."""
+    template = copy.deepcopy(dict(schema))
+    template["model"]["conv_filters"] = None
+    template["embedded_town"] = None
+    return template
+
+
+def _missing_keys(schema: Mapping[str, Any], user: Mapping[str, Any], path: str) -> list[str]:
+    missing: list[str] = []
+    for key, default in schema.items():
+        where = f"{path}.{key}" if path else key
+        if where in _OPTIONAL:
+            continue
+        if key not in user:
+            missing.append(where)
+        elif isinstance(default, Mapping) and default and isinstance(user[key], Mapping):
+            missing += _missing_keys(default, user[key], where)
+    return missing
+
+
+def _check_legacy(data: Mapping[str, Any], path: str) -> None:
+    for key in data:
+        where = f"{path}.{key}" if path else str(key)
+        if where in LEGACY_KEYS and where not in _known_paths():
+            raise ConfigError(
+                f"{where}: the original's Ray 1.1 key; it is now {LEGACY_KEYS[where]}"
+            )
+    model = data.get("model")
+    if isinstance(model, Mapping) and "dim" in model:
+        raise ConfigError("model.dim: unused since Ray 1.1 (the input size is the BirdView's)")
+
+
+def _known_paths() -> set[str]:
+    paths: set[str] = set()
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            where = f"{prefix}.{key}" if prefix else key
+            paths.add(where)
+            if isinstance(value, Mapping) and value:
+                walk(value, where)
+
+    walk(SCHEMA, "")
+    return paths
+
+
+def _check_values(raw: Mapping[str, Any]) -> None:
+    check_choice("framework", raw["framework"], ("torch",))
+    runners, learners = raw["env_runners"], raw["learners"]
+    for key in ("num_env_runners", "num_gpus_per_env_runner"):
+        if runners[key] < 0:
+            raise ConfigError(f"env_runners.{key}: must be >= 0, got {runners[key]!r}")
+    for key in ("num_envs_per_env_runner", "num_cpus_per_env_runner", "rollout_fragment_length"):
+        check_positive(f"env_runners.{key}", runners[key])
+    check_positive("env_runners.sample_timeout_s", runners["sample_timeout_s"])
+    if learners["num_learners"] < 0 or learners["num_gpus_per_learner"] < 0:
+        raise ConfigError("learners: num_learners and num_gpus_per_learner must be >= 0")
+    check_positive(
+        "resources.num_cpus_for_main_process", raw["resources"]["num_cpus_for_main_process"]
+    )
+    training = raw["training"]
+    for key in ("lr", "train_batch_size", "target_network_update_freq", "replay_ratio"):
+        check_positive(f"training.{key}", training[key])
+    for key in ("grad_clip", "adam_epsilon", "tau", "n_step"):
+        check_positive(f"training.{key}", training[key])
+    if not 0 <= training["gamma"] <= 1:
+        raise ConfigError(f"training.gamma: must be in [0, 1], got {training['gamma']!r}")
+    if training["learning_starts"] < 0:
+        raise ConfigError("training.learning_starts: must be >= 0")
+    check_choice("training.td_error_loss_fn", training["td_error_loss_fn"], LOSSES)
+    check_choice("training.grad_clip_by", training["grad_clip_by"], GRAD_CLIP_BY)
+    buffer = training["replay_buffer"]
+    check_positive("training.replay_buffer.capacity", buffer["capacity"])
+    for key in ("alpha", "beta", "epsilon"):
+        if buffer[key] < 0:
+            raise ConfigError(f"training.replay_buffer.{key}: must be >= 0, got {buffer[key]!r}")
+    reporting = raw["reporting"]
+    check_positive(
+        "reporting.min_sample_timesteps_per_iteration",
+        reporting["min_sample_timesteps_per_iteration"],
+    )
+    check_positive(
+        "reporting.metrics_num_episodes_for_smoothing",
+        reporting["metrics_num_episodes_for_smoothing"],
+    )
+    exploration = raw["exploration"]
+    unknown = sorted(set(exploration) - {"type", "temperature"})
+    if unknown:
+        raise ConfigError(f"exploration.{unknown[0]}: unknown key; valid: temperature, type")
+    check_choice("exploration.type", exploration["type"], EXPLORATIONS)
+    check_positive("exploration.temperature", exploration["temperature"])
+    model = raw["model"]
+    check_choice("model.network", model["network"], NETWORKS)
+    if model["network"] == "custom":
+        _check_filters(model["conv_filters"])
+    elif model["conv_filters"] is not None:
+        raise ConfigError(
+            f"model.conv_filters: only used with network: custom (network is "
+            f"{model['network']!r}); remove it or set network: custom"
+        )
+    if not model["hiddens"] or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in model["hiddens"]
+    ):
+        raise ConfigError(
+            f"model.hiddens: expected a list of positive ints, got {model['hiddens']}"
+        )
+    if raw["embedded_town"] is not None and not isinstance(raw["embedded_town"], str):
+        raise ConfigError("embedded_town: expected a town name or null")
+    if raw["seed"] is not None and (not isinstance(raw["seed"], int) or raw["seed"] < 0):
+        raise ConfigError(f"seed: expected null or an int >= 0, got {raw['seed']!r}")
+
+
+def _check_filters(filters: Any) -> None:
+    where = "model.conv_filters"
+    if not isinstance(filters, list) or not filters:
+        raise ConfigError(f"{where}: expected a list of [out_channels, kernel, stride]")
+    for i, layer in enumerate(filters):
+        if not isinstance(layer, list) or len(layer) != 3:
+            raise ConfigError(
+                f"{where}[{i}]: expected [out_channels, kernel, stride], got {layer!r}"
+            )
+
+
+def required_resources(training_config: TrainingConfig) -> tuple[float, float]:
+    """``(CPUs, GPUs)`` the run reserves in Ray (the Tune trial's placement group).
+
+    The main process (algorithm + local learner when ``num_learners`` is 0) takes
+    ``num_cpus_for_main_process`` CPUs and, without remote learners, the learner's GPUs;
+    each env runner and each remote learner takes its own share.
+    """
+    runners = training_config.raw["env_runners"]
+    learners = training_config.raw["learners"]
+    main = training_config.raw["resources"]["num_cpus_for_main_process"]
+    num_learners = learners["num_learners"]
+    cpus = main + runners["num_env_runners"] * runners["num_cpus_per_env_runner"]
+    cpus += num_learners  # each remote learner reserves 1 CPU (RLlib's default)
+    gpus = runners["num_env_runners"] * runners["num_gpus_per_env_runner"]
+    gpus += max(num_learners, 1) * learners["num_gpus_per_learner"]
+    return float(cpus), float(gpus)
+
+
+def check_resources(
+    training_config: TrainingConfig, *, num_cpus_available: float, num_gpus_available: float
+) -> None:
+    """Raise a clear ConfigError when the yaml asks for more than Ray sees.
+
+    Raises:
+        ConfigError: with the arithmetic and the keys to lower.
+    """
+    cpus, gpus = required_resources(training_config)
+    raw = training_config.raw
+    runners = raw["env_runners"]
+    name = training_config.path.name
+    if cpus > num_cpus_available:
+        raise ConfigError(
+            f"{name} asks for {runners['num_env_runners']} env runners x "
+            f"{runners['num_cpus_per_env_runner']} CPUs + "
+            f"{raw['resources']['num_cpus_for_main_process']} driver CPU"
+            + (
+                f" + {raw['learners']['num_learners']} learner CPUs"
+                if raw["learners"]["num_learners"]
+                else ""
+            )
+            + f" = {_fmt(cpus)} CPUs; Ray sees {_fmt(num_cpus_available)}. Lower "
+            "env_runners.num_env_runners or env_runners.num_cpus_per_env_runner, or run on "
+            "a machine (or cluster, --auto) with more CPUs"
+        )
+    if gpus > num_gpus_available:
+        raise ConfigError(
+            f"{name} asks for {runners['num_env_runners']} env runners x "
+            f"{_fmt(runners['num_gpus_per_env_runner'])} GPUs + "
+            f"{_fmt(raw['learners']['num_gpus_per_learner'])} learner GPU(s) = {_fmt(gpus)} "
+            f"GPUs; Ray sees {_fmt(num_gpus_available)}. Set "
+            "env_runners.num_gpus_per_env_runner and learners.num_gpus_per_learner to 0 "
+            "(or use dqn_example/dqn_config.yaml, the CPU profile)"
+        )
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def training_intensity(training_config: TrainingConfig) -> float:
+    """RLlib's ``training_intensity`` that gives the yaml's ``replay_ratio``.
+
+    ``replay_ratio`` is trained transitions per sampled transition (the original: one SGD
+    step of 64 per 16-step fragment = 4). RLlib 2.60 divides ``training_intensity`` by a
+    "native ratio" that counts ``num_env_runners + 1`` samplers although only the remote
+    runners sample when there are any, so the same number gives twice the replay with one
+    runner. Scaling by ``max(R, 1) / (R + 1)`` removes that dependence.
+    """
+    runners = training_config.raw["env_runners"]["num_env_runners"]
+    ratio = float(training_config.raw["training"]["replay_ratio"])
+    return ratio * max(runners, 1) / (runners + 1)
+
+
+def effective_replay_ratio(algorithm_config: DQNConfig) -> float:
+    """Trained transitions per sampled transition that RLlib 2.60 will actually run.
+
+    Mirrors ``ray.rllib.algorithms.dqn.dqn.calculate_rr_weights`` (integer round-robin
+    weights) and counts the env steps one sampling round really collects.
+    """
+    from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
+
+    store, train = calculate_rr_weights(algorithm_config)
+    per_round = (
+        algorithm_config.get_rollout_fragment_length()
+        * algorithm_config.num_envs_per_env_runner
+        * max(algorithm_config.num_env_runners, 1)
+    )
+    return train * algorithm_config.total_train_batch_size / (store * per_round)
+
+
+def build_algorithm_config(
+    training_config: TrainingConfig, *, num_cpus_available: float, num_gpus_available: float
+) -> DQNConfig:
+    """The ``DQNConfig`` for a validated yaml, every hyper-parameter set explicitly.
+
+    Args:
+        training_config: from ``load_training_config``.
+        num_cpus_available: CPUs Ray sees (``ray.cluster_resources()["CPU"]``).
+        num_gpus_available: GPUs Ray sees.
+
+    Raises:
+        ConfigError: the resources do not fit, or the replay ratio cannot be reached with
+            RLlib's integer round-robin weights.
+    """
+    from ray.rllib.algorithms.dqn import DQNConfig
+
+    from dqn_example.dqn_callbacks import DQNCallbacks
+    from dqn_example.dqn_model import build_rl_module_spec
+    from rllib_integration.carla_env import CarlaEnv
+
+    check_resources(
+        training_config,
+        num_cpus_available=num_cpus_available,
+        num_gpus_available=num_gpus_available,
+    )
+    raw = training_config.raw
+    runners, learners, training = raw["env_runners"], raw["learners"], raw["training"]
+    reporting, buffer = raw["reporting"], training["replay_buffer"]
+
+    config = (
+        DQNConfig()
+        .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
+        .framework("torch")
+        .environment(
+            env=CarlaEnv,
+            env_config=copy.deepcopy(training_config.env_config),
+            disable_env_checking=True,
+        )
+        .env_runners(
+            num_env_runners=runners["num_env_runners"],
+            num_envs_per_env_runner=runners["num_envs_per_env_runner"],
+            num_cpus_per_env_runner=runners["num_cpus_per_env_runner"],
+            num_gpus_per_env_runner=runners["num_gpus_per_env_runner"],
+            rollout_fragment_length=runners["rollout_fragment_length"],
+            sample_timeout_s=runners["sample_timeout_s"],
+            batch_mode="truncate_episodes",
+            explore=True,
+        )
+        .learners(
+            num_learners=learners["num_learners"],
+            num_gpus_per_learner=learners["num_gpus_per_learner"],
+        )
+        .resources(num_cpus_for_main_process=raw["resources"]["num_cpus_for_main_process"])
+        .training(
+            lr=training["lr"],
+            gamma=training["gamma"],
+            train_batch_size_per_learner=training["train_batch_size"],
+            target_network_update_freq=training["target_network_update_freq"],
+            tau=training["tau"],
+            num_steps_sampled_before_learning_starts=training["learning_starts"],
+            training_intensity=training_intensity(training_config),
+            n_step=training["n_step"],
+            double_q=training["double_q"],
+            dueling=training["dueling"],
+            # DQNConfig's annotation says int, the value is a list of layer sizes.
+            hiddens=list(raw["model"]["hiddens"]),  # type: ignore[arg-type]
+            num_atoms=1,
+            noisy=False,
+            grad_clip=training["grad_clip"],
+            grad_clip_by=training["grad_clip_by"],
+            adam_epsilon=training["adam_epsilon"],
+            td_error_loss_fn=training["td_error_loss_fn"],
+            replay_buffer_config={
+                # A string type: RLlib checks the buffer kind by name ("EpisodeReplayBuffer").
+                "type": f"{__name__}.{PrioritizedEpsEpisodeReplayBuffer.__name__}",
+                "capacity": buffer["capacity"],
+                "alpha": buffer["alpha"],
+                "beta": buffer["beta"],
+                "epsilon": buffer["epsilon"],
+            },
+        )
+        .reporting(
+            min_sample_timesteps_per_iteration=reporting["min_sample_timesteps_per_iteration"],
+            min_time_s_per_iteration=reporting["min_time_s_per_iteration"],
+            metrics_num_episodes_for_smoothing=reporting["metrics_num_episodes_for_smoothing"],
+        )
+        .rl_module(
+            rl_module_spec=build_rl_module_spec(
+                training_config.network(),
+                temperature=float(raw["exploration"]["temperature"]),
+            )
+        )
+        .callbacks(DQNCallbacks)
+        .debugging(seed=raw["seed"], log_sys_usage=True)
+    )
+    wanted = float(training["replay_ratio"])
+    got = effective_replay_ratio(config)
+    if not math.isclose(got, wanted, rel_tol=0.25):
+        raise ConfigError(
+            f"{training_config.path.name}: training.replay_ratio {wanted:g} cannot be reached "
+            f"with train_batch_size {training['train_batch_size']} and "
+            f"rollout_fragment_length {runners['rollout_fragment_length']} x "
+            f"{max(runners['num_env_runners'], 1)} runner(s) (RLlib would run {got:g}); "
+            "pick a ratio that is a multiple or a fraction of train_batch_size / "
+            "(rollout_fragment_length x runners)"
+        )
+    return config
