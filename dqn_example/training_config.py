@@ -70,7 +70,7 @@ from ray.rllib.utils.replay_buffers.prioritized_episode_buffer import (
     PrioritizedEpisodeReplayBuffer,
 )
 
-from rllib_integration.carla_core import CarlaCore
+from dqn_example.env_config import build_env_config
 from rllib_integration.config import check_choice, check_positive, merge_config
 from rllib_integration.errors import ConfigError
 
@@ -271,24 +271,8 @@ def _validate(path: Path, data: Any) -> TrainingConfig:
 
     from dqn_example.dqn_experiment import DQNExperiment
 
-    env_config = copy.deepcopy(dict(raw["env_config"]))
-    carla = dict(env_config.get("carla") or {})
-    experiment = dict(env_config.get("experiment") or {})
-    notes: list[str] = []
-    core = CarlaCore(carla)  # validates env_config.carla (cheap: starts nothing)
-    embedded_town = raw["embedded_town"]
-    if embedded_town and core.config["server"] == "embedded":
-        # The original's town and spawn points exist only in real CARLA; without $CARLA_ROOT
-        # the same profile runs on carla_lite's town instead (spawn points: the map's own).
-        notes.append(
-            f"embedded server: town {experiment.get('town')!r} -> {embedded_town!r}, "
-            "spawn points: the map's"
-        )
-        experiment["town"] = embedded_town
-        experiment.setdefault("hero", {})
-        experiment["hero"] = {**experiment["hero"], "spawn_points": []}
-    experiment["type"] = DQNExperiment
-    env_config = {"carla": carla, "experiment": experiment}
+    env_config, notes = build_env_config(raw["env_config"], raw["embedded_town"])
+    experiment = env_config["experiment"]
     try:
         dqn = DQNExperiment(experiment)
     except ConfigError as error:

@@ -7,6 +7,7 @@ tiny: 32 px BirdView, 40-step episodes, learning after 32 steps, ~64 steps per i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,35 @@ def test_restore_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     done = _train(_tiny_yaml(tmp_path), tmp_path / "runs", "--restore")
     assert done.returncode == 1
     assert "Could not find any checkpoint" in done.stderr
+
+
+def test_inference_scripts_without_and_with_ray(
+    trained: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    config, directory, _ = trained
+    trial = _trials(directory)[0]
+    # A `ray` that cannot be imported: dqn_inference.py must run on torch alone.
+    fake = tmp_path / "no_ray" / "ray"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('ray must not be imported here')\n")
+    video = tmp_path / "episode.mp4"
+    command = [sys.executable, str(REPO_ROOT / "dqn_inference.py"), str(config)]
+    command += [str(trial / "q_network.pt"), "--episodes", "2", "--max-steps", "30"]
+    command += ["--video", str(video), "--json", str(tmp_path / "greedy.json")]
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{REPO_ROOT}"}
+    done = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    episodes = json.loads((tmp_path / "greedy.json").read_text())
+    assert [e["episode"] for e in episodes] == [0, 1]
+    assert all(e["steps"] <= 30 and e["distance_m"] >= 0 for e in episodes)
+    assert "episode 0: return" in done.stdout and "mean distance" in done.stdout
+    assert video.is_file() and video.stat().st_size > 1000
+
+    checkpoint = sorted(trial.glob("checkpoint_*"))[-1]
+    command = [sys.executable, str(REPO_ROOT / "dqn_inference_ray.py"), str(config)]
+    command += [str(checkpoint), "--episodes", "1", "--max-steps", "20"]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "episode 0: return" in done.stdout
