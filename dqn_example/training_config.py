@@ -87,13 +87,13 @@ SCHEMA: dict[str, Any] = {
     "env_runners": {
         "num_env_runners": 1,
         "num_envs_per_env_runner": 1,
-        "num_cpus_per_env_runner": 11,
+        "num_cpus_per_env_runner": 11.0,  # float: Ray accepts fractions of a CPU
         "num_gpus_per_env_runner": 1.0,
         "rollout_fragment_length": 16,
         "sample_timeout_s": 60.0,
     },
     "learners": {"num_learners": 0, "num_gpus_per_learner": 0.0},
-    "resources": {"num_cpus_for_main_process": 1},
+    "resources": {"num_cpus_for_main_process": 1.0},
     "training": {
         "lr": 0.0025,
         "gamma": 0.99,
