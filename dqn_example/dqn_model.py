@@ -324,7 +324,7 @@ def module_from_checkpoint(
     Raises:
         FileNotFoundError: Neither layout is found under ``checkpoint_dir``.
     """
-    root = os.fspath(checkpoint_dir)
+    root = os.path.abspath(os.fspath(checkpoint_dir))  # RLlib reads bare paths as URIs
     nested = os.path.join(
         root, COMPONENT_LEARNER_GROUP, COMPONENT_LEARNER, COMPONENT_RL_MODULE, module_id
     )
