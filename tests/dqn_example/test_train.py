@@ -158,3 +158,24 @@ def test_inference_scripts_without_and_with_ray(
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "episode 0: return" in done.stdout
+
+
+@pytest.mark.slow
+def test_gpu_profile_trains_on_cpu_with_the_original_network(tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO_ROOT / "dqn_example" / "dqn_config_gpu.yaml").read_text())
+    # This machine has 2 CPUs and no GPU: same network and input, smaller resources.
+    data["env_runners"].update(num_env_runners=0, num_cpus_per_env_runner=1)
+    data["learners"]["num_gpus_per_learner"] = 0
+    data["training"].update(learning_starts=16, train_batch_size=32, replay_ratio=2)
+    data["training"]["replay_buffer"]["capacity"] = 200
+    data["reporting"]["min_sample_timesteps_per_iteration"] = 48
+    data["env_config"]["experiment"]["others"].update(max_time_idle=20, max_time_episode=40)
+    config = tmp_path / "gpu_tiny.yaml"
+    config.write_text(yaml.safe_dump(data))
+    done = _train(config, tmp_path / "runs", "--stop-iters", "1")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (trial,) = _trials(tmp_path / "runs")
+    from dqn_example.q_network import ORIGINAL_NETWORK, load_exported
+
+    network = load_exported(trial / "q_network.pt", expected_obs_shape=(300, 300, 12))
+    assert network.config.conv_filters == ORIGINAL_NETWORK.conv_filters
