@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--map", default=DEFAULT_MAP, help=f"first map (default {DEFAULT_MAP})")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this server exits (even if it crashed)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("CARLA_LITE_LOG", "WARNING"))
     return parser
 
@@ -99,8 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         f"streaming={server.streaming_port} map={server.world.map_name} version=0.9.16",
         flush=True,
     )
+    parent = os.getppid()
     try:
-        stop.wait()
+        # With --exit-with-parent, a launcher that dies without stopping us (a crashed RL
+        # worker) re-parents this process: notice it and leave instead of lingering.
+        while not stop.wait(1.0 if args.exit_with_parent else None):
+            if os.getppid() != parent:
+                break
     finally:
         server.stop()
     return 0

@@ -274,7 +274,10 @@ def build_command(spec: ServerSpec, rpc_port: int, kind: str | None = None) -> l
         return [str(_carla_script()), *flags, *spec.extra_args]
     if kind == "embedded":
         maps = [f"--maps-dir={Path(d)}" for d in spec.maps_dirs]
-        return [sys.executable, "-m", "carla_lite", *flags, *maps, *spec.extra_args]
+        # carla_lite's own flag (CarlaUE4.sh has none): it exits if this process dies
+        # without stopping it, so a crashed env leaves no server behind.
+        own = ["--exit-with-parent"]
+        return [sys.executable, "-m", "carla_lite", *flags, *maps, *own, *spec.extra_args]
     raise ConfigError(f"no command for server kind {kind!r}; launched kinds: carla, embedded")
 
 

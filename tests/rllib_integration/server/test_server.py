@@ -67,6 +67,7 @@ def test_embedded_server_lifecycle(registry: PortRegistry, tmp_path: Path) -> No
             f"--carla-rpc-port={server.rpc_port}",
             "-quality-level=Low",
             f"--maps-dir={maps}",
+            "--exit-with-parent",
         ]
         assert server.log_path is not None and server.log_path.parent == tmp_path / "logs"
         assert "ready" in server.log_path.read_text()
@@ -257,3 +258,28 @@ def test_config_errors() -> None:
         start_server("unreal")
     with pytest.raises(ConfigError):
         build_command(ServerSpec(kind="external"), 2000)
+
+
+def test_embedded_server_exits_when_its_launcher_crashes(tmp_path: Path) -> None:
+    script = (
+        "import os, sys\n"
+        "from rllib_integration.server import start_server\n"
+        f"server = start_server('embedded', log_dir={str(tmp_path)!r})\n"
+        "print(server.pid, flush=True)\n"
+        "os._exit(3)  # dies without stop(): the server must notice and exit\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[3],
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        status = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}").exists() else ""
+        if status.rsplit(")", 1)[-1].split()[:1] == ["Z"]:
+            break  # exited; only its zombie entry waits for a reaper
+        time.sleep(0.2)
+    stat = Path(f"/proc/{pid}/stat")
+    gone = not stat.exists() or stat.read_text().rsplit(")", 1)[-1].split()[0] == "Z"
+    assert gone, "carla_lite must exit once its launcher is gone"
