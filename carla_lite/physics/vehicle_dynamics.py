@@ -31,7 +31,6 @@ at small fleet sizes, low.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from carla_lite.geom import Transform
 from carla_lite.physics.params import VehicleParams
+from carla_lite.physics.slots import SlotArrays
 
 #: ``ground_height(xs, ys) -> zs``, vectorised over float64 arrays.
 GroundHeight = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -61,7 +61,7 @@ _MIN_TOP_SPEED = 1e-3
 _MAX_WHEEL_DEG = 85.0
 
 
-class VehicleFleet:
+class VehicleFleet(SlotArrays):
     """Struct-of-arrays state of every vehicle in the world, stepped together.
 
     The public arrays span the whole capacity (``len(fleet.active)`` slots) and are indexed by
@@ -69,6 +69,8 @@ class VehicleFleet:
     the capacity and ``step`` replaces ``speed``, so read the properties again rather than
     keeping the arrays.
     """
+
+    _kind = "vehicle"
 
     # Per-slot storage, created by _allocate.
     _pose: np.ndarray
@@ -109,7 +111,7 @@ class VehicleFleet:
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
         self._capacity = 0
         self._params: list[VehicleParams] = []
-        self._free: list[int] = []
+        super().__init__()
         self._spun = False
         # Largest wheel-angle change per step, cached for the last dt (dt rarely changes).
         self._rate_dt = 0.0
@@ -190,10 +192,6 @@ class VehicleFleet:
         self._turn_im = self._turn.imag
         self._vnew_re, self._vnew_im = self._vnew.real, self._vnew.imag
 
-    def _check(self, slot: int) -> None:
-        if not (0 <= slot < self._capacity and self._active[slot]):
-            raise KeyError(f"no vehicle in slot {slot}")
-
     def _refresh_params(self, slot: int) -> None:
         p = self._params[slot]
         wheelbase = max(p.wheelbase, 1e-3)
@@ -268,11 +266,6 @@ class VehicleFleet:
         return self._control
 
     @property
-    def active(self) -> np.ndarray:
-        """(N,) whether the slot holds a vehicle."""
-        return self._active
-
-    @property
     def speed(self) -> np.ndarray:
         """(N,) signed speed along the heading [m/s]; negative when rolling backwards."""
         return self._speed
@@ -282,23 +275,12 @@ class VehicleFleet:
         """Number of slots currently allocated (the length of the public arrays)."""
         return self._capacity
 
-    def slots(self) -> np.ndarray:
-        """Indices of the occupied slots, ascending."""
-        return np.flatnonzero(self._active)
-
     def add(self, params: VehicleParams, transform: Transform) -> int:
         """Place a vehicle at rest with a neutral control; returns its slot.
 
         The lowest free slot is reused first, so slot assignment is deterministic.
         """
-        if not self._free and self._active.all():
-            self._allocate(self._capacity * 2)
-        if not self._free:
-            self._free = [int(s) for s in np.flatnonzero(~self._active)]
-            heapq.heapify(self._free)
-        slot = heapq.heappop(self._free)
-        self._clear(slot)
-        self._active[slot] = True
+        slot = self._take_slot()
         self._dyn[slot] = True
         self._params[slot] = params
         self._refresh_params(slot)
@@ -307,11 +289,9 @@ class VehicleFleet:
 
     def remove(self, slot: int) -> None:
         """Free a slot; its rows return to zero and the slot may be handed out again."""
-        self._check(slot)
-        self._clear(slot)
+        self._release_slot(slot)
         self._params[slot] = VehicleParams()
         self._refresh_params(slot)
-        heapq.heappush(self._free, slot)
 
     def _clear(self, slot: int) -> None:
         for array in (self._pose, self._vel4, self._acc4, self._angvel, self._control):

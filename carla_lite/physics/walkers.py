@@ -7,13 +7,13 @@ bounding box, one half height above the feet). A jump is a ballistic hop.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from carla_lite.geom import Transform, Vector3
+from carla_lite.physics.slots import SlotArrays
 
 GRAVITY = 9.81
 #: Take-off speed of a jump [m/s] (a hop of about 0.3 m).
@@ -24,12 +24,14 @@ MAX_WALKER_SPEED = 10.0
 _INITIAL_CAPACITY = 8
 
 
-class WalkerCrowd:
+class WalkerCrowd(SlotArrays):
     """Struct-of-arrays state of every walker, stepped together.
 
     As with ``VehicleFleet``, the public arrays span the whole capacity, are indexed by slot and
     are reallocated when ``add`` grows it; read the properties again rather than keeping them.
     """
+
+    _kind = "walker"
 
     _pose: np.ndarray
     _velocity: np.ndarray
@@ -44,7 +46,7 @@ class WalkerCrowd:
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
         self._capacity = 0
-        self._free: list[int] = []
+        super().__init__()
         self._allocate(max(1, capacity))
 
     def _allocate(self, capacity: int) -> None:
@@ -90,40 +92,18 @@ class WalkerCrowd:
         """(N, 3) unit walking direction in the ground plane (zero when none was given)."""
         return self._direction
 
-    @property
-    def active(self) -> np.ndarray:
-        """(N,) whether the slot holds a walker."""
-        return self._active
-
-    def slots(self) -> np.ndarray:
-        """Indices of the occupied slots, ascending."""
-        return np.flatnonzero(self._active)
-
     # ---------------------------------------------------------------------------- slots
-
-    def _check(self, slot: int) -> None:
-        if not (0 <= slot < self._capacity and self._active[slot]):
-            raise KeyError(f"no walker in slot {slot}")
 
     def add(self, transform: Transform, half_extents: Sequence[float]) -> int:
         """Place a standing walker; ``half_extents`` is its bounding box's (x, y, z)."""
-        if not self._free and self._active.all():
-            self._allocate(self._capacity * 2)
-        if not self._free:
-            self._free = [int(s) for s in np.flatnonzero(~self._active)]
-            heapq.heapify(self._free)
-        slot = heapq.heappop(self._free)
-        self._clear(slot)
-        self._active[slot] = True
+        slot = self._take_slot()
         self._half[slot] = tuple(float(h) for h in half_extents)
         self.set_transform(slot, transform)
         return slot
 
     def remove(self, slot: int) -> None:
         """Free a slot for reuse; its rows return to zero."""
-        self._check(slot)
-        self._clear(slot)
-        heapq.heappush(self._free, slot)
+        self._release_slot(slot)
 
     def _clear(self, slot: int) -> None:
         for array in (self._pose, self._velocity, self._direction, self._half, self._target):
