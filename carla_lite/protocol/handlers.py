@@ -317,32 +317,16 @@ class RpcHandlers:
         )
 
     def rpc_set_actor_location(self, actor_id: Any, location: Any) -> Any:
-        return self._void(
-            lambda: self.world.set_location(
-                _int(actor_id, "actor id"), wt.location_from_wire(location)
-            )
-        )
+        return self._vector_call(self.world.set_location, actor_id, location)
 
     def rpc_set_actor_target_velocity(self, actor_id: Any, vector: Any) -> Any:
-        return self._void(
-            lambda: self.world.set_target_velocity(
-                _int(actor_id, "actor id"), wt.location_from_wire(vector)
-            )
-        )
+        return self._vector_call(self.world.set_target_velocity, actor_id, vector)
 
     def rpc_set_actor_target_angular_velocity(self, actor_id: Any, vector: Any) -> Any:
-        return self._void(
-            lambda: self.world.set_target_angular_velocity(
-                _int(actor_id, "actor id"), wt.location_from_wire(vector)
-            )
-        )
+        return self._vector_call(self.world.set_target_angular_velocity, actor_id, vector)
 
     def rpc_add_actor_impulse(self, actor_id: Any, vector: Any) -> Any:
-        return self._void(
-            lambda: self.world.add_impulse(
-                _int(actor_id, "actor id"), wt.location_from_wire(vector)
-            )
-        )
+        return self._vector_call(self.world.add_impulse, actor_id, vector)
 
     def rpc_add_actor_impulse_at_location(
         self, actor_id: Any, vector: Any, location: Any = None
@@ -652,6 +636,12 @@ class RpcHandlers:
             if actor_id and kind is not CommandType.ConsoleCommand:
                 world.actor(actor_id)
         return actor_id
+
+    def _vector_call(
+        self, method: Callable[[int, Vector3], None], actor_id: Any, vector: Any
+    ) -> Any:
+        """A ``Response<void>`` RPC taking an actor id and a Vector3D."""
+        return self._void(lambda: method(_int(actor_id, "actor id"), wt.location_from_wire(vector)))
 
     def _void(self, action: Callable[[], Any]) -> Any:
         try:
