@@ -6,7 +6,6 @@ import itertools
 import logging
 import math
 import random
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,7 +73,6 @@ class World:
         self.collisions = CollisionSystem(self.road_map)
         self.spectator: Actor = self._new_episode()
         self._layout: _Layout | None = None
-        self._last_snapshot: WorldSnapshot | None = None
 
     # -- episodes -------------------------------------------------------------------------
     @property
@@ -372,18 +370,7 @@ class World:
                 messages.append(
                     SensorMessage(sensor.stream_id, sensor, self.transform_of(sensor), event)
                 )
-        self._last_snapshot = snapshot
         return TickResult(snapshot, messages)
-
-    def snapshot(self) -> WorldSnapshot:
-        """The latest frame's state (builds one if no tick happened yet)."""
-        if self._last_snapshot is None or self._layout is None:
-            self._layout = _Layout(self)
-            self._last_snapshot = self._layout.snapshot(self)
-        return self._last_snapshot
-
-    def platform_timestamp(self) -> float:
-        return time.time()
 
 
 _MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
