@@ -160,7 +160,7 @@ class CarlaLiteServer:
             message.sensor_transform,
             handlers.actor_wire(event.actor),
             other,
-            Vector3(event.normal_impulse.x, event.normal_impulse.y, event.normal_impulse.z),
+            event.normal_impulse,
         )
 
     def _close_sensor_streams(self) -> None:
