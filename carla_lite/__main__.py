@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--map", default=DEFAULT_MAP, help=f"first map (default {DEFAULT_MAP})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--client-side-tm",
+        action="store_true",
+        help="leave the Traffic Manager to the client process, as CARLA does "
+        "(default: carla_lite serves it and drives NPCs inside its own tick)",
+    )
+    parser.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="stop when the process that started this server exits (even if it crashed)",
@@ -87,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             maps_dirs=args.maps_dir,
             map_name=args.map,
             seed=args.seed,
+            client_side_tm=args.client_side_tm,
         )
         server.start()
     except (OSError, ValueError, KeyError) as exc:

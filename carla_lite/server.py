@@ -17,6 +17,7 @@ from carla_lite.protocol import serializers, wire_types
 from carla_lite.protocol.handlers import WORLD_OBSERVER_STREAM, RpcHandlers
 from carla_lite.protocol.rpc_server import RpcServer
 from carla_lite.protocol.streaming import StreamServer
+from carla_lite.protocol.tm_handlers import TrafficManagerHandlers
 from carla_lite.protocol.world_state import STATIC_OBSTACLE_TYPE, pack_episode_state
 from carla_lite.world.settings import DEFAULT_VARIABLE_DELTA, WorldSettings
 from carla_lite.world.snapshot import SensorMessage, TickResult
@@ -37,6 +38,9 @@ class CarlaLiteServer:
         maps_dirs: extra folders of ``.xodr`` maps.
         map_name: the map of the first episode.
         seed: seeds the episode ids and everything random in the world.
+        client_side_tm: leave the Traffic Manager to the client (CARLA's default, where it
+            runs in the client process); by default carla_lite serves it: the client finds
+            a running Traffic Manager on any port it asks for and drives it remotely.
     """
 
     def __init__(
@@ -49,8 +53,11 @@ class CarlaLiteServer:
         maps_dirs: Sequence[Path] = (),
         map_name: str = DEFAULT_MAP,
         seed: int = 0,
+        client_side_tm: bool = False,
     ) -> None:
         self.host = host
+        self.client_side_tm = client_side_tm
+        self._tm_servers: dict[int, RpcServer] = {}
         self.lock = threading.RLock()
         self.catalog = MapCatalog(maps_dirs)
         self.library = default_library()
@@ -92,6 +99,8 @@ class CarlaLiteServer:
         self._running.clear()
         if self._async_thread is not None:
             self._async_thread.join(timeout=2.0)
+        for tm_server in self._tm_servers.values():
+            tm_server.stop()
         if self.rpc is not None:
             self.rpc.stop()
         if self.streams is not None:
@@ -129,6 +138,40 @@ class CarlaLiteServer:
         self.world.load_map(name, reset_settings=reset_settings, map_layers=map_layers)
         self.streams.set_synchronous(self.world.settings.synchronous_mode)
         self._tick(self._step_seconds())
+
+    # -- traffic manager ------------------------------------------------------------------
+    def traffic_manager_running(self, port: int) -> bool:
+        """``is_traffic_manager_running``: with the server-side TM, start serving ``port``."""
+        if self.client_side_tm:
+            return port in self.traffic_managers
+        self._serve_traffic_manager(port)
+        return True
+
+    def traffic_manager_address(self, port: int) -> tuple[str, int]:
+        """``get_traffic_manager_running``: where the client finds the TM of ``port``."""
+        if self.client_side_tm:
+            return self.traffic_managers.get(port, ("", 0))
+        tm_server = self._serve_traffic_manager(port)
+        return self.rpc.local_address(), tm_server.port
+
+    def _serve_traffic_manager(self, port: int) -> RpcServer:
+        tm_server = self._tm_servers.get(port)
+        if tm_server is not None:
+            return tm_server
+        self.world.traffic_manager(port)
+        table = TrafficManagerHandlers(lambda: self.world, port).table()
+        tm_server = RpcServer(self.host, port, table, lock=self.lock, carla_metadata=False)
+        try:
+            tm_server.start()
+        except OSError as exc:
+            # Another process holds the port (another server's TM): any free port will do,
+            # the client connects wherever get_traffic_manager_running points it.
+            log.info("Traffic Manager port %d is taken (%s); serving it on a free port", port, exc)
+            tm_server = RpcServer(self.host, 0, table, lock=self.lock, carla_metadata=False)
+            tm_server.start()
+        log.info("Traffic Manager %d served on %s:%d", port, self.host, tm_server.port)
+        self._tm_servers[port] = tm_server
+        return tm_server
 
     # -- ticking --------------------------------------------------------------------------
     def _step_seconds(self) -> float:

@@ -59,6 +59,13 @@ def _float(value: Any, what: str) -> float:
     return float(value)
 
 
+def _port(value: Any) -> int:
+    port = _int(value, "port")
+    if not 0 < port < 65536:
+        raise WireError(f"port must be in 1..65535, got {port}")
+    return port
+
+
 def _need(value: T | None, what: str) -> T:
     if value is None:
         raise WireError(f"command is missing its {what}")
@@ -514,12 +521,12 @@ class RpcHandlers:
         self.world.traffic_light(light_id)
         return light_id
 
-    # -- traffic manager bookkeeping (the TM itself runs in the client) --------------------
+    # -- traffic manager: served by carla_lite, or registered by a client-side TM ----------
     def rpc_is_traffic_manager_running(self, port: Any) -> Any:
-        return wt.ok(_int(port, "port") in self.server.traffic_managers)
+        return wt.ok(self.server.traffic_manager_running(_port(port)))
 
     def rpc_get_traffic_manager_running(self, port: Any) -> Any:
-        ip, tm_port = self.server.traffic_managers.get(_int(port, "port"), ("", 0))
+        ip, tm_port = self.server.traffic_manager_address(_port(port))
         return wt.ok([ip, tm_port])
 
     def rpc_add_traffic_manager_running(self, entry: Any) -> Any:

@@ -58,6 +58,8 @@ class RpcServer:
         port: Port to bind; 0 picks a free one (read :attr:`port` after :meth:`start`).
         handlers: RPC name -> callable, called with the arguments after CARLA's metadata.
         lock: If given, held around every handler call (serialises access to the world).
+        carla_metadata: Whether calls carry CARLA's leading ``[is_async]`` argument (the
+            simulator's RPCs do, the Traffic Manager's do not).
 
     Attributes:
         unknown_methods: Names of unknown methods called, in call order.
@@ -71,8 +73,11 @@ class RpcServer:
         handlers: Mapping[str, Callable[..., Any]],
         *,
         lock: threading.Lock | threading.RLock | None = None,
+        carla_metadata: bool = True,
     ) -> None:
         self._host = host
+        self._carla_metadata = carla_metadata
+        self._local = threading.local()
         self._requested_port = port
         self._handlers = handlers
         self._lock = lock
@@ -90,6 +95,10 @@ class RpcServer:
     def port(self) -> int:
         """The bound port (0 before :meth:`start`)."""
         return self._port
+
+    def local_address(self) -> str:
+        """The address the current call's client connected to (inside a handler)."""
+        return str(getattr(self._local, "address", self._host))
 
     def start(self) -> None:
         """Binds, listens and starts accepting; returns once the socket is bound.
@@ -154,6 +163,10 @@ class RpcServer:
 
     def _serve(self, conn: socket.socket, addr: Any) -> None:
         logger.debug("RPC connection from %s", addr)
+        try:
+            self._local.address = conn.getsockname()[0]
+        except OSError:
+            self._local.address = self._host
         unpacker = msgpack.Unpacker(raw=False, max_buffer_size=_MAX_BUFFER, strict_map_key=False)
         packer = msgpack.Packer(use_bin_type=True)
         buf = bytearray(_RECV_SIZE)
@@ -219,7 +232,7 @@ class RpcServer:
             raise _ProtocolViolation(f"params of {method!r} is {type(params).__name__}")
 
         # CARLA's rpc::Metadata ([is_async]) comes first; absent only for plain rpclib.
-        if params and type(params[0]) is list and len(params[0]) <= 1:
+        if self._carla_metadata and params and type(params[0]) is list and len(params[0]) <= 1:
             meta = params[0]
             if not meta or type(meta[0]) is bool:
                 params = params[1:]

@@ -15,7 +15,9 @@ from carla_lite.blueprints import Blueprint, BlueprintLibrary, validate_descript
 from carla_lite.geom import Transform, Vector3
 from carla_lite.maps import RoadMap, load_road_map
 from carla_lite.maps.catalog import MapCatalog
+from carla_lite.maps.lane_graph import lane_graph
 from carla_lite.physics import VehicleFleet, WalkerCrowd
+from carla_lite.traffic import TrafficManager, TrafficScene, VehicleBody
 from carla_lite.world.actors import CLIENT_SIDE_SENSORS, Actor, ActorKind, kind_of
 from carla_lite.world.collisions import BodyShapes, CollisionSystem
 from carla_lite.world.errors import SpawnError, UnknownActorError, WorldError
@@ -69,6 +71,8 @@ class World:
         self.crowd = WalkerCrowd()
         self.lights = TrafficLightSystem()
         self.vehicle_light_flags: dict[int, int] = {}
+        #: Server-side Traffic Managers by port; they outlive episodes, like CARLA's.
+        self.traffic_managers: dict[int, TrafficManager] = {}
         self.road_map: RoadMap = self._read_map(map_name)
         self.collisions = CollisionSystem(self.road_map)
         self.spectator: Actor = self._new_episode()
@@ -348,6 +352,7 @@ class World:
         if self._layout is None:
             self._layout = _Layout(self)
         layout = self._layout
+        self._drive_traffic(layout, dt)
         prev_pose = self.fleet.pose.copy()
         road_map = self.road_map
         # Heights at or below each vehicle's own level, so bridges and the roads under
@@ -371,6 +376,24 @@ class World:
                     SensorMessage(sensor.stream_id, sensor, self.transform_of(sensor), event)
                 )
         return TickResult(snapshot, messages)
+
+    # -- traffic manager ------------------------------------------------------------------
+    def traffic_manager(self, port: int) -> TrafficManager:
+        """The Traffic Manager of ``port``, created on first use (seeded from the world)."""
+        manager = self.traffic_managers.get(port)
+        if manager is None:
+            manager = TrafficManager(port, seed=self.rng.getrandbits(32))
+            self.traffic_managers[port] = manager
+            lane_graph(self.road_map)  # built now, not inside a 2 s Traffic Manager call
+        return manager
+
+    def _drive_traffic(self, layout: _Layout, dt: float) -> None:
+        managers = [m for m in self.traffic_managers.values() if m.registered]
+        if not managers:
+            return
+        scene = layout.traffic_scene(self)
+        for manager in managers:
+            manager.step(scene, dt)
 
 
 _MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
@@ -413,10 +436,46 @@ class _Layout:
             if a.kind not in _MOVING and not a.parent_id:
                 t = a.transform
                 self.static_kinematics[i, :6] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+        self._traffic: tuple[Any, ...] | None = None
         self.collision_sensors: dict[int, list[int]] = {}
         for a in actors:
             if a.type_id == COLLISION_SENSOR and a.parent_id:
                 self.collision_sensors.setdefault(a.parent_id, []).append(a.id)
+
+    def traffic_scene(self, world: World) -> TrafficScene:
+        """The Traffic Manager's view of this frame (static parts cached with the layout)."""
+        if self._traffic is None or self._traffic[0] is not world.road_map:
+            order = sorted(self.vehicles, key=lambda a: a.id)
+            bodies = {}
+            for actor in order:
+                box = actor.bounding_box
+                params = actor.blueprint.vehicle_params
+                assert params is not None, actor.type_id
+                bodies[actor.id] = VehicleBody(actor.slot, params, box.extent.x, box.extent.y)
+            self._traffic = (
+                world.road_map,
+                bodies,
+                np.array([a.id for a in order], dtype=np.int64),
+                np.array([a.slot for a in order], dtype=np.int64),
+                np.array([a.bounding_box.extent.x for a in order]),
+            )
+        road_map, bodies, ids, slots, half_length = self._traffic
+        grid, lights = road_map.cell_grid, world.lights
+        return TrafficScene(
+            graph=lane_graph(road_map),
+            fleet=world.fleet,
+            bodies=bodies,
+            vehicle_ids=ids,
+            vehicle_slots=slots,
+            vehicle_half_length=half_length,
+            walker_xy=world.crowd.pose[self.walker_slots, :2],
+            light_state=lights.state,
+            lights_key=lights,
+            light_rows_at=lambda xs, ys, yaws: lights.lights_facing(
+                grid.clamped_index(xs, ys), yaws
+            ),
+            light_flags=world.vehicle_light_flags,
+        )
 
     def snapshot(self, world: World) -> WorldSnapshot:
         fleet, crowd, lights = world.fleet, world.crowd, world.lights
