@@ -3,7 +3,8 @@
 Lanes are sampled as dense point clouds of their cross-sections (finer than a cell in both
 directions, denser on the outside of curves) and splatted into grids, so that the per-tick
 queries are a couple of numpy index operations per batch of points. Where roads overlap
-(junctions) the more drivable surface wins: driving > sidewalk > other.
+(junctions) the more drivable surface wins: driving > sidewalk > other. The gaps a junction's
+connecting lanes leave inside its outline are paved as driving surface (``junctions.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,13 @@ from numpy.typing import NDArray
 
 from carla_lite.maps.errors import MapLoadError
 from carla_lite.maps.geometry import FloatArray, RoadGeometry
+from carla_lite.maps.junctions import (
+    convex_outline,
+    enclosed,
+    fill_from_neighbours,
+    junction_edge_points,
+    polygon_row_spans,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,8 @@ class RoadRasters:
     speed_table: NDArray[np.float64]  # [km/h]; entry 0 is the off-road default
     sidewalk_points: NDArray[np.float64]  # (N, 3) CARLA frame
     bounds: tuple[float, float, float, float]
+    # Junction id -> convex outline (M, 2) of its connecting roads, CARLA frame.
+    junction_outlines: dict[int, NDArray[np.float64]]
 
     @property
     def nbytes(self) -> int:
@@ -155,12 +165,15 @@ def build_rasters(
         for index in range(len(geom.road.sections)):
             splat.add_section(geom, index, functools.partial(speed_kmh, road_id), speeds)
             sidewalk.extend(_sidewalk_samples(geom, index))
-    surface, high, low, speed_index = splat.finish()
+    outlines = {
+        jid: convex_outline(points) for jid, points in junction_edge_points(geometries).items()
+    }
+    surface, high, low, speed_index = splat.finish(outlines.values())
     table = np.full(len(speeds) + 1, default_speed_kmh, dtype=np.float64)
     for value, idx in speeds.items():
         table[idx] = value
     side = np.concatenate(sidewalk) if sidewalk else np.zeros((0, 3))
-    return RoadRasters(grid, surface, coarse, high, low, speed_index, table, side, bounds)
+    return RoadRasters(grid, surface, coarse, high, low, speed_index, table, side, bounds, outlines)
 
 
 def _section_edges(geom: RoadGeometry, index: int, step: float) -> tuple[FloatArray, dict]:
@@ -241,11 +254,57 @@ class _Splatter:
             codes[limits == value] = speeds.setdefault(float(value), min(len(speeds) + 1, 255))
         self.speed[cflat] = np.broadcast_to(codes[:, None], t.shape).ravel()
 
+    def pave(self, outline: FloatArray) -> None:
+        """Pave the enclosed gaps between lanes inside a junction's outline as driving.
+
+        Paved cells take the height and speed limit of the nearest sampled road surface.
+        """
+        grid = self.grid
+        c0, r0 = _cell_floor(grid, outline.min(axis=0))
+        c1, r1 = _cell_floor(grid, outline.max(axis=0))
+        c0, r0 = max(c0, 0), max(r0, 0)
+        c1, r1 = min(c1 + 1, grid.nx), min(r1 + 1, grid.ny)
+        if c1 <= c0 or r1 <= r0:
+            return
+        rank = self.rank.reshape(grid.ny, grid.nx)[r0:r1, c0:c1]
+        rows = grid.y0 + (np.arange(r0, r1, dtype=np.float64) + 0.5) * grid.cell
+        cols = grid.x0 + (np.arange(c0, c1, dtype=np.float64) + 0.5) * grid.cell
+        x_lo, x_hi = polygon_row_spans(outline, rows)
+        inside = (cols[None, :] >= x_lo[:, None]) & (cols[None, :] <= x_hi[:, None])
+        gaps = inside & (rank == 0) & enclosed(rank > 0)
+        if not gaps.any():
+            return
+        rank[gaps] = _RANK_DRIVING
+        self._fill_coarse(gaps, r0, c0)
+
+    def _fill_coarse(self, gaps: NDArray[np.bool_], r0: int, c0: int) -> None:
+        """Heights and speed limits for the coarse cells over newly paved fine cells."""
+        coarse = self.coarse
+        rr, cc = np.nonzero(gaps)
+        rr, cc = (rr + r0) // COARSE_FACTOR, (cc + c0) // COARSE_FACTOR
+        # The fill reaches one coarse cell beyond the gaps' box: that is where known
+        # heights of the surrounding lanes are.
+        top, left = max(int(rr.min()) - 1, 0), max(int(cc.min()) - 1, 0)
+        bottom, right = min(int(rr.max()) + 2, coarse.ny), min(int(cc.max()) + 2, coarse.nx)
+        shape = (coarse.ny, coarse.nx)
+        box = np.s_[top:bottom, left:right]
+        high, low = self.high.reshape(shape)[box], self.low.reshape(shape)[box]
+        speed = self.speed.reshape(shape)[box]
+        wanted = np.zeros(high.shape, dtype=bool)
+        wanted[rr - top, cc - left] = True
+        known = np.isfinite(high)
+        unreached = fill_from_neighbours([high, low, speed], known, wanted)
+        if unreached.any():  # a gap with no sampled road in its box: cannot happen in practice
+            high[unreached] = low[unreached] = 0.0
+
     def finish(
-        self,
+        self, outlines: Iterable[FloatArray] = ()
     ) -> tuple[NDArray[np.uint8], NDArray[np.float32], NDArray[np.float32], NDArray[np.uint8]]:
+        """The final rasters; junction outlines are paved after pinholes are filled."""
         grid, coarse = self.grid, self.coarse
         _fill_holes(self.rank.reshape(grid.ny, grid.nx))
+        for outline in outlines:
+            self.pave(outline)
         surface = _RANK_TO_SURFACE[self.rank]
         covered = np.isfinite(self.high)
         high = np.where(covered, self.high, 0.0).astype(np.float32)
@@ -254,6 +313,14 @@ class _Splatter:
         _dilate_values(high.reshape(shape), covered.reshape(shape))
         _dilate_values(low.reshape(shape), covered.reshape(shape))
         return surface, high, low, self.speed
+
+
+def _cell_floor(grid: Grid, point: FloatArray) -> tuple[int, int]:
+    """(column, row) of the cell containing a CARLA-frame point (unclamped)."""
+    return (
+        math.floor((float(point[0]) - grid.x0) / grid.cell),
+        math.floor((float(point[1]) - grid.y0) / grid.cell),
+    )
 
 
 def _fill_holes(rank: NDArray[np.uint8]) -> None:

@@ -117,6 +117,15 @@ class RoadMap:
         r = self._rasters
         return r.speed_table[r.speed_index[cells]]
 
+    @property
+    def junction_outlines(self) -> dict[int, NDArray[np.float64]]:
+        """Junction id -> convex outline of its connecting roads: (M, 2) CARLA-frame x, y.
+
+        The gaps the connecting lanes leave inside an outline, where lanes enclose them, are
+        driving surface (see ``junctions.py``).
+        """
+        return self._rasters.junction_outlines
+
     def random_sidewalk_location(self, rng: random.Random) -> Vector3 | None:
         """A uniformly random point on a sidewalk centre line, or None without sidewalks."""
         points = self._rasters.sidewalk_points

@@ -6,7 +6,10 @@ same way against real CARLA and carla_lite. It follows the original ``MapImage.d
 (itself CARLA's ``no_rendering_mode.py``): shoulders, parking lanes and sidewalks first, then
 every lane's surface in topology order sorted by height, each followed by its lane markings
 (solid, broken with the 1 m on / 2 m off dash pattern, double lines) and a direction arrow
-every 20 m.
+every 20 m. Then, unlike the original, each junction's whole area is drawn as road, as CARLA
+renders it: inside the convex hull of its lanes' edges, the background that lanes enclose
+(along both image axes) becomes road; the corners behind curbs and the verges between
+diverging lanes, open towards the outside, stay background (carla_lite paves the same way).
 
 What is stored is a uint8 *label* raster (``palette.MapLabel``) plus a drivable-road mask;
 the RGB image is a palette lookup of the labels. Layers are cached in memory (a reset never
@@ -41,7 +44,7 @@ from rllib_integration.sensors.bird_view.palette import LABEL_COLORS, MapLabel
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever the drawing changes, so stale disk caches are never reused.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 #: Environment variable that overrides the default cache directory.
 CACHE_DIR_ENV = "RLLIB_INTEGRATION_CACHE"
 #: Margin around the waypoints' bounding box [m] (original: 50).
@@ -327,10 +330,46 @@ class _Canvas:
             cv2.polylines(image, [polygon], True, value, 5, cv2.LINE_8, SHIFT)
             cv2.fillPoly(image, [polygon], value, cv2.LINE_8, SHIFT)
 
+    def pave(self, points: np.ndarray) -> None:
+        """Draw as road the background that lanes enclose inside the hull of ``points``.
+
+        Args:
+            points: (N, 2) world points on the edges of one junction's lanes.
+        """
+        hull = cv2.convexHull(self.fix(points))
+        left, top = np.maximum(hull.reshape(-1, 2).min(axis=0) >> SHIFT, 0)
+        right, bottom = (hull.reshape(-1, 2).max(axis=0) >> SHIFT) + 2
+        box = np.s_[top:bottom, left:right]
+        labels, road = self.labels[box], self.road[box]
+        if labels.size == 0:
+            return
+        inside = np.zeros(labels.shape, np.uint8)
+        offset = np.array([left, top], np.int32) << SHIFT
+        cv2.fillConvexPoly(inside, hull - offset, 1, cv2.LINE_8, SHIFT)
+        covered = labels != MapLabel.BACKGROUND
+        gaps = (inside > 0) & ~covered & _enclosed(covered)
+        labels[gaps] = MapLabel.ROAD
+        road[gaps] = 255
+
     def lines(self, lines: Sequence[np.ndarray], label: int, thickness: int) -> None:
         drawable = [self.fix(line) for line in lines if len(line) >= 2]
         if drawable:
             cv2.polylines(self.labels, drawable, False, label, thickness, cv2.LINE_8, SHIFT)
+
+
+def _enclosed(covered: np.ndarray) -> np.ndarray:
+    """Pixels with covered pixels on both sides along their row and along their column."""
+    left = np.logical_or.accumulate(covered, axis=1)
+    right = np.logical_or.accumulate(covered[:, ::-1], axis=1)[:, ::-1]
+    up = np.logical_or.accumulate(covered, axis=0)
+    down = np.logical_or.accumulate(covered[::-1, :], axis=0)[::-1, :]
+    return np.asarray(left & right & up & down)
+
+
+def _lane_edges(pose: np.ndarray) -> np.ndarray:
+    """(2N, 2) world points on both edges of a sampled lane."""
+    half = pose[:, 4] * 0.5
+    return np.concatenate((_shift(pose, -half), _shift(pose, half)))
 
 
 def _marking_label(color: Any) -> int:
@@ -529,9 +568,13 @@ def render_map_layer(carla_map: carla.Map, pixels_per_meter: float) -> MapLayer:
 
     starts = sorted((segment[0] for segment in carla_map.get_topology()), key=_height)
     lanes = []
+    junction_edges: dict[int, list[np.ndarray]] = {}
     for start in starts:
         lane = _sample_lane(start)
         lanes.append(lane)
+        # Edges of junction lanes and of the lanes beside them outline the junction's area.
+        edges = junction_edges.setdefault(start.junction_id, []) if lane.is_junction else []
+        edges.append(_lane_edges(lane.pose))
         # Beside-lanes are drawn per topology lane, before any road surface (original order).
         found = _side_lanes(lane)
         for label in (MapLabel.SHOULDER, MapLabel.PARKING, MapLabel.SIDEWALK):
@@ -539,11 +582,14 @@ def render_map_layer(carla_map: carla.Map, pixels_per_meter: float) -> MapLayer:
                 if side:
                     pose = np.array([_pose(w) for w in side], dtype=np.float64)
                     canvas.lane_polygon(pose, label)
+                    edges.append(_lane_edges(pose))
     for lane in lanes:
         canvas.lane_polygon(lane.pose, MapLabel.ROAD, road=True)
         if not lane.is_junction:
             _draw_markings(canvas, lane)
             _draw_arrows(canvas, lane)
+    for junction_id in sorted(junction_edges):
+        canvas.pave(np.concatenate(junction_edges[junction_id]))
     _stats["rendered"] += 1
     return MapLayer.from_rasters(
         short_map_name(carla_map), ppm, (min_x, min_y), canvas.labels, canvas.road
