@@ -1,0 +1,437 @@
+"""Traffic Manager benchmark: server-side TM (carla_lite's default) vs CARLA's client-side TM.
+
+Synchronous ticks/s through the official client on LiteTown01 (``world.tick()`` loop,
+fixed_delta_seconds 0.05, a parked hero vehicle with a collision sensor, as
+bench_carla_lite.py's baseline) with no NPCs, with N NPCs driven by the server-side TM and with
+N NPCs driven by the client-side TM (server started with ``--client-side-tm``); then CarlaEnv
+steps/s of the DQN experiment (dqn_example/dqn_config.yaml's env_config) with 0 and 20 NPCs.
+Prints JSON; ``--out`` also writes it to a file.
+
+Every measurement runs in a child process against a fresh server. A child reports progress
+every 100 ticks; one that makes no progress for ``--stall-timeout`` seconds is killed and
+reported as a hang (CARLA's client-side TM can block for good at high tick rates: a lost
+wake-up in its synchronous mode), then retried up to ``--attempts`` times. Configurations are
+measured in ``--rounds`` interleaved rounds; rates are medians over the rounds and ratios are
+taken between medians of the same run (the machine is shared: compare ratios, not rates).
+
+Usage: .venv/bin/python bench/bench_traffic_manager.py [--ticks 2000] [--rounds 3]
+       [--out bench/results/traffic_manager.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+TOWN = "LiteTown01"
+DT = 0.05
+PROGRESS_EVERY = 100
+GOALS = {
+    "server_tm_50_over_client_tm_50": 3.0,
+    "server_tm_50_over_no_npcs": 0.70,
+    "carla_env_20_npcs_over_carla_env_0_npcs": 0.80,
+}
+
+
+def free_port() -> int:
+    """A port P with P..P+3 free on loopback (RPC, streaming, secondary, Traffic Manager)."""
+    while True:
+        port = random.randrange(20000, 40000, 4)
+        try:
+            for p in range(port, port + 4):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+
+
+# -- children ---------------------------------------------------------------------------------
+def _progress(done: int) -> None:
+    print(f"progress {done}", flush=True)
+
+
+def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
+    """Ticks/s with a parked hero + collision sensor and ``spec['npcs']`` NPCs on autopilot."""
+    import carla
+
+    port, n_npcs = spec["port"], spec["npcs"]
+    tm_port = port + 3
+    client = carla.Client("127.0.0.1", port)
+    client.set_timeout(30.0)
+    world = client.get_world()
+    settings = world.get_settings()
+    settings.synchronous_mode = True
+    settings.fixed_delta_seconds = DT
+    world.apply_settings(settings)
+    lib = world.get_blueprint_library()
+    spawn = list(world.get_map().get_spawn_points())
+    hero = world.spawn_actor(lib.find("vehicle.lincoln.mkz_2017"), spawn[0])
+    sensor = world.spawn_actor(
+        lib.find("sensor.other.collision"), carla.Transform(), attach_to=hero
+    )
+    hero_collisions: list[int] = []
+    sensor.listen(lambda event: hero_collisions.append(event.frame))
+    ids: list[int] = []
+    spawn_errors: list[str] = []
+    if n_npcs:
+        tm = client.get_trafficmanager(tm_port)
+        tm.set_synchronous_mode(True)
+        tm.set_random_device_seed(0)
+        cars = [
+            bp
+            for bp in lib.filter("vehicle.*")
+            if bp.get_attribute("number_of_wheels").as_int() == 4
+        ]
+        rng = random.Random(0)
+        points = spawn[1:]
+        rng.shuffle(points)
+        batch = [
+            carla.command.SpawnActor(rng.choice(cars), point).then(
+                carla.command.SetAutopilot(carla.command.FutureActor, True, tm_port)
+            )
+            for point in points[:n_npcs]
+        ]
+        for response in client.apply_batch_sync(batch, True):
+            if response.error:
+                spawn_errors.append(response.error)
+            else:
+                ids.append(response.actor_id)
+    for i in range(spec["warmup"]):
+        world.tick()
+        if (i + 1) % PROGRESS_EVERY == 0:
+            _progress(i + 1)
+
+    def positions() -> dict[int, tuple[float, float]]:
+        return {a.id: (a.get_location().x, a.get_location().y) for a in world.get_actors(ids)}
+
+    before = positions()
+    start = time.perf_counter()
+    for i in range(spec["ticks"]):
+        world.tick()
+        if (i + 1) % PROGRESS_EVERY == 0:
+            _progress(spec["warmup"] + i + 1)
+    elapsed = time.perf_counter() - start
+    result: dict[str, Any] = {
+        "ticks": spec["ticks"],
+        "ticks_per_s": round(spec["ticks"] / elapsed, 1),
+        "npcs": len(ids),
+    }
+    if n_npcs:
+        after = positions()
+        moved = [
+            ((after[i][0] - x) ** 2 + (after[i][1] - y) ** 2) ** 0.5
+            for i, (x, y) in before.items()
+            if i in after
+        ]
+        speeds = [a.get_velocity().length() for a in world.get_actors(ids)]
+        result["npc_spawn_failures"] = len(spawn_errors)
+        result["npcs_moved_over_10m_share"] = round(sum(m > 10.0 for m in moved) / len(moved), 3)
+        result["npc_mean_distance_m"] = round(statistics.fmean(moved), 1)
+        result["npc_mean_speed_end_m_s"] = round(statistics.fmean(speeds), 2)
+    result["hero_collision_events"] = len(hero_collisions)
+    return result
+
+
+def child_env(spec: dict[str, Any]) -> dict[str, Any]:
+    """CarlaEnv steps/s of the DQN experiment with ``spec['npcs']`` background vehicles."""
+    sys.path.insert(0, str(REPO))
+    from dqn_example.env_config import load_env_config
+    from rllib_integration.carla_env import CarlaEnv
+
+    config = load_env_config(REPO / "dqn_example" / "dqn_config.yaml")
+    config["experiment"]["background_activity"]["n_vehicles"] = spec["npcs"]
+    env = CarlaEnv(config)
+    rng = random.Random(0)
+    n_actions = int(env.action_space.n)
+    try:
+        env.reset(seed=0)
+        for i in range(spec["warmup"]):
+            _, _, terminated, truncated, _ = env.step(rng.randrange(n_actions))
+            if terminated or truncated:
+                env.reset()
+            if (i + 1) % PROGRESS_EVERY == 0:
+                _progress(i + 1)
+        episodes = 0
+        start = time.perf_counter()
+        for i in range(spec["ticks"]):
+            _, _, terminated, truncated, _ = env.step(rng.randrange(n_actions))
+            if terminated or truncated:
+                episodes += 1
+                env.reset()
+            if (i + 1) % PROGRESS_EVERY == 0:
+                _progress(spec["warmup"] + i + 1)
+        elapsed = time.perf_counter() - start
+        npcs = len(env.core.npc_ids)
+    finally:
+        print("closing", flush=True)
+        env.close()
+    return {
+        "steps": spec["ticks"],
+        "steps_per_s": round(spec["ticks"] / elapsed, 1),
+        "npcs": npcs,
+        "episodes_ended": episodes,
+    }
+
+
+def child_main(spec: dict[str, Any]) -> None:
+    result = child_env(spec) if spec["kind"] == "env" else child_ticks(spec)
+    print("result " + json.dumps(result), flush=True)
+    # Leave at once: the client-side TM's threads can block the interpreter's exit.
+    os._exit(0)
+
+
+# -- parent -----------------------------------------------------------------------------------
+def start_server(port: int, client_side_tm: bool, log: Path) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}"]
+    if client_side_tm:
+        command.append("--client-side-tm")
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "ready" not in line:
+        stop(proc)
+        raise RuntimeError(f"server did not start: {line!r}; log: {log.read_text()[-2000:]}")
+    return proc
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop a process we started (its own process group), SIGKILL if it does not go."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def server_log_problems(log: Path) -> list[str]:
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    keys = ("Traceback", "ERROR", "Error", "Exception")
+    return [line[:200] for line in lines if any(k in line for k in keys)][:5]
+
+
+def run_child(spec: dict[str, Any], args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """One measurement in a child process, with a stall watchdog. Never raises."""
+    tag = f"{spec['name']}_{spec['round']}_{spec['attempt']}"
+    server = None
+    server_log = work / f"{tag}_server.log"
+    started = time.perf_counter()
+    try:
+        if spec["kind"] == "ticks":
+            spec["port"] = free_port()
+            server = start_server(spec["port"], spec["client_side_tm"], server_log)
+        child_err = (work / f"{tag}_child.err").open("w")
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--child", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            stderr=child_err,
+            text=True,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def read() -> None:
+            assert child.stdout is not None
+            for line in child.stdout:
+                lines.put(line.rstrip("\n"))
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        done, result = 0, None
+        status = "error"
+        while True:
+            timeout = args.stall_timeout if done else args.setup_timeout
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                status = "hang"
+                break
+            if line is None:
+                break
+            if line.startswith("progress "):
+                done = int(line.split()[1])
+            elif line.startswith("result "):
+                result = json.loads(line[len("result ") :])
+                status = "ok"
+                break
+        stop(child)
+        child_err.close()
+        out: dict[str, Any] = {"status": status}
+        if status == "hang":
+            out["stalled_after_ticks"] = done
+            out["stall_timeout_s"] = args.stall_timeout if done else args.setup_timeout
+        elif status == "error":
+            out["child_stderr_tail"] = (work / f"{tag}_child.err").read_text()[-1500:]
+        if result is not None:
+            out.update(result)
+    except Exception as exc:  # report, keep measuring the rest
+        out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if server is not None:
+            stop(server)
+    problems = server_log_problems(server_log)
+    if problems:
+        out["server_log_problems"] = problems
+    out["wall_s"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def measure(
+    name: str, spec: dict[str, Any], args: argparse.Namespace, work: Path, rnd: int
+) -> dict[str, Any]:
+    attempts = []
+    for attempt in range(1, args.attempts + 1):
+        out = run_child({**spec, "name": name, "round": rnd, "attempt": attempt}, args, work)
+        attempts.append(out)
+        print(f"[{name} round {rnd} attempt {attempt}] {json.dumps(out)}", file=sys.stderr)
+        if out["status"] == "ok":
+            break
+    final = dict(attempts[-1])
+    if len(attempts) > 1:
+        final["failed_attempts"] = [a for a in attempts[:-1]]
+    return final
+
+
+def summarise(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    ok = [r[key] for r in runs if r["status"] == "ok"]
+    hangs = sum(r["status"] == "hang" for r in runs) + sum(
+        a["status"] == "hang" for r in runs for a in r.get("failed_attempts", [])
+    )
+    errors = sum(r["status"] == "error" for r in runs) + sum(
+        a["status"] == "error" for r in runs for a in r.get("failed_attempts", [])
+    )
+    return {
+        f"median_{key}": round(statistics.median(ok), 1) if ok else None,
+        key: ok,
+        "hangs": hangs,
+        "errors": errors,
+        "runs": runs,
+    }
+
+
+def ratio(table: dict[str, dict[str, Any]], num: str, den: str, key: str) -> dict[str, Any]:
+    goal = GOALS[f"{num}_over_{den}"]
+    a, b = table[num][f"median_{key}"], table[den][f"median_{key}"]
+    value = round(a / b, 2) if a and b else None
+    return {
+        "value": value,
+        "goal": f">= {goal}",
+        "met": None if value is None else value >= goal,
+        "numerator": f"{num} (median {a})",
+        "denominator": f"{den} (median {b})",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ticks", type=int, default=2000, help="timed ticks per configuration")
+    parser.add_argument("--warmup", type=int, default=100, help="ticks before timing")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--server-tm-vehicles", type=int, nargs="*", default=[50, 100])
+    parser.add_argument("--client-tm-vehicles", type=int, nargs="*", default=[50, 100])
+    parser.add_argument("--env-steps", type=int, default=1000, help="timed CarlaEnv steps")
+    parser.add_argument("--env-npcs", type=int, nargs="*", default=[0, 20])
+    parser.add_argument("--attempts", type=int, default=2, help="tries per run (hangs)")
+    parser.add_argument("--stall-timeout", type=float, default=15.0)
+    parser.add_argument("--setup-timeout", type=float, default=60.0)
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_main(json.loads(args.child))
+        return
+
+    configs: dict[str, dict[str, Any]] = {
+        "no_npcs": {"kind": "ticks", "npcs": 0, "client_side_tm": False}
+    }
+    for n in args.server_tm_vehicles:
+        configs[f"server_tm_{n}"] = {"kind": "ticks", "npcs": n, "client_side_tm": False}
+    for n in args.client_tm_vehicles:
+        configs[f"client_tm_{n}"] = {"kind": "ticks", "npcs": n, "client_side_tm": True}
+    env_configs = {f"carla_env_{n}_npcs": {"kind": "env", "npcs": n} for n in args.env_npcs}
+    started = time.perf_counter()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*configs, *env_configs]}
+    with tempfile.TemporaryDirectory(prefix="bench_tm_") as tmp:
+        work = Path(tmp)
+        for rnd in range(1, args.rounds + 1):
+            for name, spec in configs.items():
+                spec = {**spec, "ticks": args.ticks, "warmup": args.warmup}
+                runs[name].append(measure(name, spec, args, work, rnd))
+            for name, spec in env_configs.items():
+                spec = {**spec, "ticks": args.env_steps, "warmup": args.warmup}
+                runs[name].append(measure(name, spec, args, work, rnd))
+    ticks = {name: summarise(runs[name], "ticks_per_s") for name in configs}
+    env = {name: summarise(runs[name], "steps_per_s") for name in env_configs}
+    ratios: dict[str, Any] = {}
+    if "server_tm_50" in ticks and "client_tm_50" in ticks:
+        ratios["server_tm_50_over_client_tm_50"] = ratio(
+            ticks, "server_tm_50", "client_tm_50", "ticks_per_s"
+        )
+    if "server_tm_50" in ticks:
+        ratios["server_tm_50_over_no_npcs"] = ratio(ticks, "server_tm_50", "no_npcs", "ticks_per_s")
+    if "carla_env_20_npcs" in env and "carla_env_0_npcs" in env:
+        ratios["carla_env_20_npcs_over_0_npcs"] = ratio(
+            env, "carla_env_20_npcs", "carla_env_0_npcs", "steps_per_s"
+        )
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "setup": {
+            "town": TOWN,
+            "fixed_delta_seconds": DT,
+            "timed_ticks": args.ticks,
+            "warmup_ticks": args.warmup,
+            "rounds": args.rounds,
+            "tick_loop": "world.tick() only; parked hero vehicle.lincoln.mkz_2017 with a "
+            "collision sensor; NPCs: apply_batch_sync(SpawnActor.then(SetAutopilot(FutureActor, "
+            "True, tm_port))), tm.set_synchronous_mode(True), tm.set_random_device_seed(0)",
+            "carla_env": "dqn_example/dqn_config.yaml env_config (DQNExperiment, 64 px "
+            "BirdView, embedded server: server-side TM), background_activity.n_vehicles "
+            "varied, seeded random actions, reset on episode end",
+            "timed_env_steps": args.env_steps,
+            "hang_rule": f"no progress for {args.stall_timeout} s ({args.setup_timeout} s "
+            f"before the first {PROGRESS_EVERY} ticks); up to {args.attempts} attempts per run",
+        },
+        "ratios": ratios,
+        "sync_ticks_per_s": ticks,
+        "carla_env_steps_per_s": env,
+        "bench_wall_s": round(time.perf_counter() - started, 1),
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
