@@ -7,9 +7,11 @@ the test-suite compares with the committed ``builtin/*.xodr`` files.
 Maps:
 
 * ``LiteTown01``: a 5 x 4 node town grid (4 x 3 blocks of 90-110 m) with two-way roads, one
-  3.5 m driving lane each way, shoulders and sidewalks; 4-way and T junctions with connecting
-  roads for every straight/left/right movement; 2-way bends at the corners, so every driving
-  lane has a successor; one traffic light per junction approach.
+  3.5 m driving lane each way, shoulders and 4 m sidewalks; 4-way and T junctions with
+  connecting roads for every straight/left/right movement; 2-way bends at the corners, so every
+  driving lane has a successor; one traffic light per junction approach. Junction corners are
+  shaped like CARLA's Town01/Town02: curbs turn on ~4.5 m, buildings stand behind the sidewalk
+  with an almost square corner.
 * ``LiteHighway01``: a ~2 km rounded-rectangle loop, 3 lanes per direction on a divided
   carriageway, with an off-ramp / on-ramp pair through junctions to a one-way collector road.
 
@@ -477,24 +479,34 @@ class _Ids:
 # --------------------------------------------------------------------------------------------
 
 TOWN_LANE_WIDTH = 3.5
+TOWN_SHOULDER_WIDTH = 0.5
+# CARLA's Town01/Town02 sidewalks are 4 m wide (behind a 0.3 m shoulder): buildings stand
+# that far back from the curb, which leaves room for a car that cuts a corner.
+TOWN_SIDEWALK_WIDTH = 4.0
 TOWN_SIDE = (
     LaneTemplate("driving", TOWN_LANE_WIDTH, SOLID_WHITE),
-    LaneTemplate("shoulder", 0.5, CURB),
-    LaneTemplate("sidewalk", 3.0),
+    LaneTemplate("shoulder", TOWN_SHOULDER_WIDTH, CURB),
+    LaneTemplate("sidewalk", TOWN_SIDEWALK_WIDTH),
 )
+TOWN_HALF_WIDTH = TOWN_LANE_WIDTH + TOWN_SHOULDER_WIDTH + TOWN_SIDEWALK_WIDTH
 # Connecting roads carry the driving lane only, plus shoulder and sidewalk where they run along
 # the junction's outer edge (right turns, and straights past a missing T arm).
 _JUNCTION_DRIVING = (LaneTemplate("driving", TOWN_LANE_WIDTH),)
 _JUNCTION_WITH_SIDEWALK = (
     LaneTemplate("driving", TOWN_LANE_WIDTH),
-    LaneTemplate("shoulder", 0.5, CURB),
-    LaneTemplate("sidewalk", 3.0),
+    LaneTemplate("shoulder", TOWN_SHOULDER_WIDTH, CURB),
+    LaneTemplate("sidewalk", TOWN_SIDEWALK_WIDTH),
 )
 TOWN_X_GAPS = (100.0, 110.0, 95.0, 105.0)
 TOWN_Y_GAPS = (100.0, 90.0, 110.0)
-# Half size of a junction box and radius of the turn reference lines; the sidewalk's inner
-# corner radius is this minus the road half width (12 - 7 = 5 m).
-TOWN_JUNCTION_HALF = 12.0
+# Radius of the turns' reference lines (the road centre lines). As at CARLA's Town01/Town02
+# corners, the curb turns on a radius of ~4.5 m (8.5 - lane - shoulder), the right-turn
+# lane's centre on 6.75 m, and the building corner behind the sidewalk is almost square
+# (radius 8.5 - TOWN_HALF_WIDTH = 0.5 m).
+TOWN_TURN_RADIUS = TOWN_HALF_WIDTH + 0.5
+# Half size of a junction box (Town01: 11 m, Town02: 9 m): turns run straight for
+# half - radius = 2 m at both ends, so a turn leaves and joins its roads' centre lines.
+TOWN_JUNCTION_HALF = TOWN_TURN_RADIUS + 2.0
 
 # Arm directions around a node: index * 90 degrees (E, N, W, S).
 _DIRS = ((1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0))
@@ -514,11 +526,28 @@ def _heading(direction: int) -> float:
     return (direction % 4) * math.pi / 2.0
 
 
+def _turn(half: float, radius: float, angle: float) -> list[Segment]:
+    """A quarter turn across a junction box of half size ``half``: straight, arc, straight.
+
+    Args:
+        half: Half size of the box [m]; the turn starts and ends on the box's edges.
+        radius: Radius of the arc [m], at most ``half``.
+        angle: ``+pi/2`` for a left turn, ``-pi/2`` for a right turn.
+    """
+    lead = half - radius
+    if lead < -1e-9:
+        raise ValueError(f"turn radius {radius} m does not fit a junction of half size {half}")
+    if lead < 1e-9:
+        return [arc(radius, angle)]
+    return [line(lead), arc(radius, angle), line(lead)]
+
+
 def build_town(
     name: str = "LiteTown01",
     x_gaps: Sequence[float] = TOWN_X_GAPS,
     y_gaps: Sequence[float] = TOWN_Y_GAPS,
     junction_half: float = TOWN_JUNCTION_HALF,
+    turn_radius: float = TOWN_TURN_RADIUS,
 ) -> OpenDriveMap:
     """Builds a town grid map model.
 
@@ -531,6 +560,8 @@ def build_town(
         x_gaps: Distances between node columns [m].
         y_gaps: Distances between node rows [m].
         junction_half: Half size of each junction box [m].
+        turn_radius: Radius of the turns' reference lines, in junctions and at the four
+            corner bends [m]; at most ``junction_half``.
 
     Returns:
         The map model.
@@ -583,17 +614,20 @@ def build_town(
     for node in nodes:
         node_arms = arms[node]
         if len(node_arms) == 2:
-            odr.roads.append(_town_bend(ids.take(), node, node_arms, position(node), half))
+            bend = _town_bend(ids.take(), node, node_arms, position(node), half, turn_radius)
+            odr.roads.append(bend)
             continue
         junction = Junction(ids.take())
         odr.junctions.append(junction)
-        odr.roads += _town_junction(ids, junction, node, node_arms, position(node), half)
+        odr.roads += _town_junction(
+            ids, junction, node, node_arms, position(node), half, turn_radius
+        )
         for direction in sorted(node_arms):
             edge = node_arms[direction]
             signal_sites.append((junction, edge.road, edge.end_node == node))
 
     # Traffic lights: one per approach, on the curb side just before the junction.
-    signal_t = TOWN_LANE_WIDTH + 0.5 + 0.75
+    signal_t = TOWN_LANE_WIDTH + TOWN_SHOULDER_WIDTH + 0.75
     for junction, road, at_end in signal_sites:
         sig = (
             Signal(ids.take(), road.length - 1.0, -signal_t, "+", -1, -1)
@@ -614,12 +648,13 @@ def _town_junction(
     node_arms: dict[int, _Edge],
     center: tuple[float, float],
     half: float,
+    radius: float,
 ) -> list[Road]:
     """Links the arms to ``junction`` and returns one connecting road per movement.
 
     Movements are every arm to every other arm (no U-turns): a straight line across the
-    box, or a quarter circle of radius ``half`` for turns, so the connecting lane is tangent
-    to the incoming and outgoing lanes.
+    box, or for turns a quarter circle of ``radius`` between straight leads (``_turn``), so
+    the connecting lane is tangent to the incoming and outgoing lanes.
     """
     roads: list[Road] = []
     for in_dir in sorted(node_arms):
@@ -643,13 +678,13 @@ def _town_junction(
             out_at_start = out_edge.start_node == node
             out_sign = -1 if out_at_start else 1  # lanes that flow out of the junction
             if turn == _STRAIGHT:
-                segment = line(2.0 * half)
+                segments = [line(2.0 * half)]
             else:
-                segment = arc(half, math.pi / 2.0 if turn == _LEFT else -math.pi / 2.0)
+                segments = _turn(half, radius, math.pi / 2.0 if turn == _LEFT else -math.pi / 2.0)
             conn_road = Road(
                 ids.take(),
                 Pose(center[0] + half * ux, center[1] + half * uy, _heading(travel)),
-                [segment],
+                segments,
                 [],
                 make_side(templates, -1, lane_map(in_sign), lane_map(out_sign)),
                 junction=junction.id,
@@ -668,8 +703,9 @@ def _town_bend(
     node_arms: dict[int, _Edge],
     center: tuple[float, float],
     half: float,
+    radius: float,
 ) -> Road:
-    """A quarter-circle road joining the two arms of a corner node end-to-start."""
+    """A quarter-turn road (``_turn``) joining the two arms of a corner node end-to-start."""
     (dir_a, edge_a), (dir_b, edge_b) = sorted(node_arms.items())
     if edge_a.end_node != node:
         (dir_a, edge_a), (dir_b, edge_b) = (dir_b, edge_b), (dir_a, edge_a)
@@ -681,7 +717,7 @@ def _town_bend(
     bend = Road(
         road_id,
         Pose(center[0] + half * ux, center[1] + half * uy, _heading(travel)),
-        [arc(half, math.pi / 2.0 if turn == _LEFT else -math.pi / 2.0)],
+        _turn(half, radius, math.pi / 2.0 if turn == _LEFT else -math.pi / 2.0),
         # Lane ids keep their side across the bend (end-to-start links).
         make_side(TOWN_SIDE, +1, lane_map(1), lane_map(1)),
         make_side(TOWN_SIDE, -1, lane_map(-1), lane_map(-1)),
