@@ -3,8 +3,9 @@
 Synchronous ticks/s through the official client on LiteTown01 (``world.tick()`` loop,
 fixed_delta_seconds 0.05, a parked hero vehicle with a collision sensor, as
 bench_carla_lite.py's baseline) with no NPCs, with N NPCs driven by the server-side TM and with
-N NPCs driven by the client-side TM (server started with ``--client-side-tm``); then CarlaEnv
-steps/s of the DQN experiment (dqn_example/dqn_config.yaml's env_config) with 0 and 20 NPCs.
+N NPCs driven by the client-side TM (server started with ``--client-side-tm``) and, to tell
+the TM's cost from the vehicles' own, N NPCs left parked (no TM); then CarlaEnv steps/s of the
+DQN experiment (dqn_example/dqn_config.yaml's env_config) with 0 and 20 NPCs.
 Prints JSON; ``--out`` also writes it to a file.
 
 Every measurement runs in a child process against a fresh server. A child reports progress
@@ -14,7 +15,7 @@ wake-up in its synchronous mode), then retried up to ``--attempts`` times. Confi
 measured in ``--rounds`` interleaved rounds; rates are medians over the rounds and ratios are
 taken between medians of the same run (the machine is shared: compare ratios, not rates).
 
-Usage: .venv/bin/python bench/bench_traffic_manager.py [--ticks 2000] [--rounds 3]
+Usage: .venv/bin/python bench/bench_traffic_manager.py [--ticks 2000] [--rounds 5]
        [--out bench/results/traffic_manager.json]
 """
 
@@ -46,6 +47,12 @@ GOALS = {
     "server_tm_50_over_no_npcs": 0.70,
     "carla_env_20_npcs_over_carla_env_0_npcs": 0.80,
 }
+#: Figures without a goal that tell where the time goes.
+INFO_RATIOS = (
+    ("server_tm_100", "client_tm_100"),
+    ("parked_50", "no_npcs"),
+    ("server_tm_50", "parked_50"),
+)
 
 
 def free_port() -> int:
@@ -67,7 +74,11 @@ def _progress(done: int) -> None:
 
 
 def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
-    """Ticks/s with a parked hero + collision sensor and ``spec['npcs']`` NPCs on autopilot."""
+    """Ticks/s with a parked hero + collision sensor and ``spec['npcs']`` NPCs on autopilot.
+
+    With ``spec['autopilot']`` false the NPCs are spawned the same way but left parked (no
+    Traffic Manager): what the vehicles themselves cost the world, without the TM.
+    """
     import carla
 
     port, n_npcs = spec["port"], spec["npcs"]
@@ -89,10 +100,12 @@ def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
     sensor.listen(lambda event: hero_collisions.append(event.frame))
     ids: list[int] = []
     spawn_errors: list[str] = []
+    autopilot = spec.get("autopilot", True)
     if n_npcs:
-        tm = client.get_trafficmanager(tm_port)
-        tm.set_synchronous_mode(True)
-        tm.set_random_device_seed(0)
+        if autopilot:
+            tm = client.get_trafficmanager(tm_port)
+            tm.set_synchronous_mode(True)
+            tm.set_random_device_seed(0)
         cars = [
             bp
             for bp in lib.filter("vehicle.*")
@@ -101,12 +114,12 @@ def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
         rng = random.Random(0)
         points = spawn[1:]
         rng.shuffle(points)
-        batch = [
-            carla.command.SpawnActor(rng.choice(cars), point).then(
-                carla.command.SetAutopilot(carla.command.FutureActor, True, tm_port)
-            )
-            for point in points[:n_npcs]
-        ]
+        batch = [carla.command.SpawnActor(rng.choice(cars), point) for point in points[:n_npcs]]
+        if autopilot:
+            batch = [
+                command.then(carla.command.SetAutopilot(carla.command.FutureActor, True, tm_port))
+                for command in batch
+            ]
         for response in client.apply_batch_sync(batch, True):
             if response.error:
                 spawn_errors.append(response.error)
@@ -132,7 +145,7 @@ def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
         "ticks_per_s": round(spec["ticks"] / elapsed, 1),
         "npcs": len(ids),
     }
-    if n_npcs:
+    if n_npcs and autopilot:
         after = positions()
         moved = [
             ((after[i][0] - x) ** 2 + (after[i][1] - y) ** 2) ** 0.5
@@ -340,25 +353,32 @@ def summarise(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 def ratio(table: dict[str, dict[str, Any]], num: str, den: str, key: str) -> dict[str, Any]:
-    goal = GOALS[f"{num}_over_{den}"]
+    goal = GOALS.get(f"{num}_over_{den}")
     a, b = table[num][f"median_{key}"], table[den][f"median_{key}"]
     value = round(a / b, 2) if a and b else None
-    return {
-        "value": value,
-        "goal": f">= {goal}",
-        "met": None if value is None else value >= goal,
-        "numerator": f"{num} (median {a})",
-        "denominator": f"{den} (median {b})",
-    }
+    out: dict[str, Any] = {"value": value}
+    if goal is not None:
+        out["goal"] = f">= {goal}"
+        out["met"] = None if value is None else value >= goal
+    out["numerator"] = f"{num} (median {a})"
+    out["denominator"] = f"{den} (median {b})"
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ticks", type=int, default=2000, help="timed ticks per configuration")
     parser.add_argument("--warmup", type=int, default=100, help="ticks before timing")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--server-tm-vehicles", type=int, nargs="*", default=[50, 100])
     parser.add_argument("--client-tm-vehicles", type=int, nargs="*", default=[50, 100])
+    parser.add_argument(
+        "--parked-vehicles",
+        type=int,
+        nargs="*",
+        default=[50],
+        help="NPCs spawned without autopilot (the world's own cost of the vehicles)",
+    )
     parser.add_argument("--env-steps", type=int, default=1000, help="timed CarlaEnv steps")
     parser.add_argument("--env-npcs", type=int, nargs="*", default=[0, 20])
     parser.add_argument("--attempts", type=int, default=2, help="tries per run (hangs)")
@@ -378,6 +398,13 @@ def main() -> None:
         configs[f"server_tm_{n}"] = {"kind": "ticks", "npcs": n, "client_side_tm": False}
     for n in args.client_tm_vehicles:
         configs[f"client_tm_{n}"] = {"kind": "ticks", "npcs": n, "client_side_tm": True}
+    for n in args.parked_vehicles:
+        configs[f"parked_{n}"] = {
+            "kind": "ticks",
+            "npcs": n,
+            "client_side_tm": False,
+            "autopilot": False,
+        }
     env_configs = {f"carla_env_{n}_npcs": {"kind": "env", "npcs": n} for n in args.env_npcs}
     started = time.perf_counter()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*configs, *env_configs]}
@@ -403,6 +430,9 @@ def main() -> None:
         ratios["carla_env_20_npcs_over_0_npcs"] = ratio(
             env, "carla_env_20_npcs", "carla_env_0_npcs", "steps_per_s"
         )
+    for num, den in INFO_RATIOS:
+        if num in ticks and den in ticks:
+            ratios[f"{num}_over_{den}"] = ratio(ticks, num, den, "ticks_per_s")
     results = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "setup": {
@@ -413,7 +443,8 @@ def main() -> None:
             "rounds": args.rounds,
             "tick_loop": "world.tick() only; parked hero vehicle.lincoln.mkz_2017 with a "
             "collision sensor; NPCs: apply_batch_sync(SpawnActor.then(SetAutopilot(FutureActor, "
-            "True, tm_port))), tm.set_synchronous_mode(True), tm.set_random_device_seed(0)",
+            "True, tm_port))), tm.set_synchronous_mode(True), tm.set_random_device_seed(0); "
+            "parked_N: the same N vehicles spawned without autopilot",
             "carla_env": "dqn_example/dqn_config.yaml env_config (DQNExperiment, 64 px "
             "BirdView, embedded server: server-side TM), background_activity.n_vehicles "
             "varied, seeded random actions, reset on episode end",
