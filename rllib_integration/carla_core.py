@@ -4,15 +4,20 @@ Faithful to the original's config keys, defaults and call order, with its known 
 (reference spec §12): ports are reserved by binding, the server's process handle is kept and
 only its own process group is stopped, the Traffic Manager runs in synchronous mode on its
 own port, a hero that cannot spawn is an error, and ``close()`` cleans everything up.
+
+A lost server (killed, crashed, or silent for ``timeout``) is a ``ServerLostError`` from the
+step (or reset) that finds it; the core is then marked broken and ``start()`` (the env's next
+reset) tears the old connection and Traffic Manager down and launches a fresh server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import carla
@@ -22,6 +27,7 @@ from rllib_integration.config import check_choice, check_positive, merge_config
 from rllib_integration.errors import (
     CarlaServerError,
     ConfigError,
+    RllibIntegrationError,
     ServerConnectionError,
     ServerLostError,
     SpawnError,
@@ -88,15 +94,28 @@ class CarlaCore:
     # -- lifecycle ------------------------------------------------------------------------
     @property
     def ready(self) -> bool:
-        """Connected, set up, and not known to be broken."""
-        return self.world is not None and self.experiment_config is not None and not self._broken
+        """Connected, set up, not known to be broken, and our server process still running."""
+        return (
+            self.world is not None
+            and self.experiment_config is not None
+            and not self._broken
+            and not self._server_exited()
+        )
+
+    def _server_exited(self) -> bool:
+        """Whether the server process we launched has exited (never true for ``external``)."""
+        server = self.server
+        return server is not None and server.pid is not None and server.returncode is not None
 
     def start(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
         """Start (or restart after a failure) the server, connect, and set the experiment up."""
         if self._broken or self.client is not None:
-            log.warning("restarting the simulator after: %s", self._broken_reason)
+            exited = self._server_exited()
+            reason = self._broken_reason or ("its exit" if exited else "an incomplete set-up")
+            log.warning("restarting the simulator after: %s", reason)
             self._teardown(stop_server=True)
         self._broken = False
+        self._broken_reason = ""
         self.init_server()
         self.connect_client()
         self.setup_experiment(experiment_config, rng)
@@ -183,8 +202,15 @@ class CarlaCore:
     def _ensure_traffic_manager(self) -> carla.TrafficManager:
         """The Traffic Manager, started on first need (only when there are NPCs).
 
-        It runs inside this process and a simulator failure during its step aborts the
-        process (a limit of the CARLA client), so without NPCs it is better not started.
+        Where it runs depends on the server. carla_lite serves it: the client then builds a
+        *remote* Traffic Manager that forwards every ``tm.*`` call to the server's TM port,
+        and the NPCs are driven inside the server's tick, so a server death only surfaces
+        as a ``RuntimeError`` from the next client call (the remote TM's health check may
+        have queued it), which the step turns into ``ServerLostError``. With real CARLA
+        (or carla_lite ``--client-side-tm``) it runs inside this process, and a simulator
+        failure during its step can abort the process (a limit of the CARLA client); so
+        without NPCs it is better not started. Its seed comes from the env seed (see
+        ``spawn_npcs``).
         """
         assert self.client is not None and self.server is not None
         if self.traffic_manager is None:
@@ -197,7 +223,15 @@ class CarlaCore:
 
     # -- actors ---------------------------------------------------------------------------
     def spawn_npcs(self, n_vehicles: int, n_walkers: int, rng: random.Random) -> None:
-        """(Re)spawn NPC vehicles on autopilot; seeded by ``rng`` (and the TM seed)."""
+        """(Re)spawn NPC vehicles on autopilot; seeded by ``rng`` (and the TM seed).
+
+        Raises:
+            ServerLostError: The server died or stopped answering meanwhile.
+        """
+        with self._server_calls():
+            self._spawn_npcs(n_vehicles, n_walkers, rng)
+
+    def _spawn_npcs(self, n_vehicles: int, n_walkers: int, rng: random.Random) -> None:
         assert self.world is not None and self.client is not None and self.map is not None
         assert self.server is not None
         self.destroy_npcs()
@@ -247,7 +281,16 @@ class CarlaCore:
         self.npc_ids = []
 
     def reset_hero(self, hero_config: Mapping[str, Any], rng: random.Random) -> carla.Vehicle:
-        """Respawn the hero (and its sensors) at a random spawn point."""
+        """Respawn the hero (and its sensors) at a random spawn point.
+
+        Raises:
+            SpawnError: Every spawn point is occupied.
+            ServerLostError: The server died or stopped answering meanwhile.
+        """
+        with self._server_calls():
+            return self._reset_hero(hero_config, rng)
+
+    def _reset_hero(self, hero_config: Mapping[str, Any], rng: random.Random) -> carla.Vehicle:
         assert self.world is not None and self.map is not None
         self.sensor_interface.destroy()
         self.world.tick()
@@ -311,7 +354,10 @@ class CarlaCore:
     def tick(self, control: carla.VehicleControl | None) -> dict[str, tuple[int, Any]]:
         """Apply ``control`` to the hero, advance one step, return the sensors' data."""
         assert self.world is not None and self.hero is not None
-        try:
+        with self._server_calls():
+            if self._server_exited():
+                # Known dead before the tick: say so now rather than after ``timeout``.
+                raise CarlaServerError("the server process has exited")
             if control is not None:
                 self.hero.apply_control(control)
             frame = self.world.tick()
@@ -320,12 +366,6 @@ class CarlaCore:
                 self.set_spectator_camera_view()
             self.sensor_interface.tick_pseudo_sensors(frame, self.world.get_snapshot())
             return self.sensor_interface.get_data(frame)
-        except CarlaServerError as exc:
-            self._mark_broken(str(exc))
-            raise ServerLostError(self._lost_message(exc)) from exc
-        except RuntimeError as exc:
-            self._mark_broken(str(exc))
-            raise ServerLostError(self._lost_message(exc)) from exc
 
     def set_spectator_camera_view(self) -> None:
         """Put the spectator behind and above the hero, looking along it."""
@@ -348,6 +388,25 @@ class CarlaCore:
 
     # -- failure and cleanup --------------------------------------------------------------
     _broken_reason = ""
+
+    @contextlib.contextmanager
+    def _server_calls(self) -> Iterator[None]:
+        """Turn a failure of the connection inside the block into ``ServerLostError``.
+
+        The client reports a dead or silent server (and a remote Traffic Manager's failed
+        health check) as a plain ``RuntimeError``; our own ``SpawnError`` and
+        ``ConfigError`` are not server failures and pass through unchanged.
+        """
+        try:
+            yield
+        except ServerLostError as exc:
+            self._mark_broken(str(exc))
+            raise
+        except (CarlaServerError, RuntimeError) as exc:
+            if isinstance(exc, RllibIntegrationError) and not isinstance(exc, CarlaServerError):
+                raise  # SpawnError, SensorError: not the server's failure
+            self._mark_broken(str(exc))
+            raise ServerLostError(self._lost_message(exc)) from exc
 
     def _mark_broken(self, reason: str) -> None:
         self._broken = True
@@ -381,6 +440,11 @@ class CarlaCore:
             self._quietly(self._release_world)
         else:
             # Nothing to talk to: stop our Traffic Manager, forget the client-side objects.
+            # shut_down first drops the TM from the client's per-port table (so a later
+            # server on a reused port gets a fresh one), then tells the TM: a remote TM
+            # (carla_lite's) whose server is gone raises RuntimeError (rpc::timeout) after
+            # the client's fixed 2 s TM timeout, which _quietly swallows; with an in-process
+            # TM (real CARLA) it only stops its threads.
             if self.traffic_manager is not None:
                 self._quietly(self.traffic_manager.shut_down)
             self.sensor_interface = SensorInterface(timeout=self.config["sensor_timeout"])
@@ -397,8 +461,9 @@ class CarlaCore:
         """Hand the world back asynchronous, so a shared server keeps running for others."""
         assert self.world is not None
         if self.traffic_manager is not None:
-            # Shut our Traffic Manager down (it lives in this process): left running, it
-            # would keep stepping a world that is about to go away.
+            # Shut our Traffic Manager down: left running, an in-process one (real CARLA)
+            # would keep stepping a world that is about to go away; a server-side one
+            # (carla_lite) forgets our vehicles and settings.
             self.traffic_manager.shut_down()
             self.traffic_manager = None
         settings = self.world.get_settings()

@@ -8,6 +8,7 @@ compute_action -> tick -> get_observation -> get_done_status -> compute_reward.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,9 @@ import gymnasium
 
 from rllib_integration.base_experiment import BaseExperiment, resolve_experiment_class
 from rllib_integration.carla_core import CarlaCore
-from rllib_integration.errors import ConfigError
+from rllib_integration.errors import ConfigError, ServerLostError
+
+log = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("carla", "experiment")
 
@@ -65,6 +68,19 @@ class CarlaEnv(gymnasium.Env):
         self._closed = False
         if seed is not None:
             self._rng = random.Random(seed)
+        try:
+            sensor_data = self._respawn(seed)
+        except ServerLostError as exc:
+            # The server died between episodes (or during this reset): restart it once.
+            log.warning("server lost during reset, restarting it: %s", exc)
+            if seed is not None:
+                self._rng = random.Random(seed)  # the same episode as without the failure
+            sensor_data = self._respawn(seed)
+        observation, info = self.experiment.get_observation(sensor_data)
+        return observation, dict(info)
+
+    def _respawn(self, seed: int | None) -> dict[str, tuple[int, Any]]:
+        """(Re)start the simulator if needed, respawn the hero, tick once; the sensor data."""
         if not self.core.ready:
             self.core.start(self.experiment.config, self._rng)
         elif seed is not None:
@@ -72,9 +88,7 @@ class CarlaEnv(gymnasium.Env):
             self.core.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], self._rng)
         self.hero = self.core.reset_hero(self.experiment.config["hero"], self._rng)
         self.experiment.reset()
-        sensor_data = self.core.tick(None)
-        observation, info = self.experiment.get_observation(sensor_data)
-        return observation, dict(info)
+        return self.core.tick(None)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """One step: ``(observation, reward, terminated, truncated, info)``."""
