@@ -71,7 +71,9 @@ class LaneGraph:
         hx, hy: Unit heading of each waypoint.
         width: Lane width [m].
         speed_limit: Road speed limit [m/s].
+        comfortable_speed: The lower of the speed limit and the curve speed [m/s].
         curvature: Unsigned curvature [1/m] from this waypoint to its first successor.
+        signed_curvature: The same, positive where the lane turns right (yaw grows).
         curve_speed: Speed [m/s] that keeps the lateral acceleration comfortable in the
             curve from this waypoint to its first successor.
         junction: Junction id of the road (-1 outside junctions).
@@ -107,6 +109,7 @@ class LaneGraph:
         self.curve_speed = self._curve_speeds()
         self._build_area()
         self._build_conflicts()
+        self._conflict_table: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -278,12 +281,15 @@ class LaneGraph:
         has = nxt >= 0
         target = np.where(has, nxt, np.arange(len(self.x)))
         dist = np.hypot(self.x[target] - self.x, self.y[target] - self.y)
-        turn = np.abs((self.yaw[target] - self.yaw + 180.0) % 360.0 - 180.0)
-        curvature = np.radians(turn) / np.maximum(dist, 0.5)
+        turn = (self.yaw[target] - self.yaw + 180.0) % 360.0 - 180.0
+        self.signed_curvature = np.radians(turn) / np.maximum(dist, 0.5)
+        curvature = np.abs(self.signed_curvature)
         self.curvature = curvature
         with np.errstate(divide="ignore"):
             speed = np.sqrt(CURVE_LATERAL_ACCEL / np.maximum(curvature, 1e-6))
-        return np.minimum(speed, MAX_SPEED)
+        speed = np.minimum(speed, MAX_SPEED)
+        self.comfortable_speed = np.minimum(speed, self.speed_limit)
+        return speed
 
     # -- spatial helpers -------------------------------------------------------------------
     def _build_area(self) -> None:
@@ -321,8 +327,9 @@ class LaneGraph:
     def _cells(self, xs: FloatArray, ys: FloatArray) -> IntArray:
         x0, y0 = self.area_origin
         nx, ny = self.area_shape
-        ix = np.clip(((xs - x0) / AREA_CELL).astype(np.int64), 0, nx - 1)
-        iy = np.clip(((ys - y0) / AREA_CELL).astype(np.int64), 0, ny - 1)
+        # minimum/maximum rather than np.clip: this runs every plan, np.clip's wrapper costs.
+        ix = np.minimum(np.maximum(((xs - x0) / AREA_CELL).astype(np.int64), 0), nx - 1)
+        iy = np.minimum(np.maximum(((ys - y0) / AREA_CELL).astype(np.int64), 0), ny - 1)
         return ix * ny + iy
 
     def locate(self, xs: FloatArray, ys: FloatArray) -> IntArray:
@@ -354,13 +361,20 @@ class LaneGraph:
         self.conflict_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.conflicts = np.array([c for cs in lists for c in cs], dtype=np.int64)
 
-    def expand_conflicts(self, waypoints: IntArray) -> tuple[IntArray, IntArray]:
-        """All conflicting waypoints of ``waypoints`` and, for each, the input position."""
-        starts = self.conflict_ptr[waypoints]
-        counts = self.conflict_ptr[waypoints + 1] - starts
-        owner = np.repeat(np.arange(len(waypoints)), counts)
-        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.conflicts[np.repeat(starts, counts) + offsets], owner
+    def conflict_table(self) -> IntArray:
+        """(N, C) conflicts of each waypoint, itself first, padded by repeating itself.
+
+        One gather then marks a set of waypoints together with everything crossing them.
+        """
+        if self._conflict_table is None:
+            counts = np.diff(self.conflict_ptr)
+            width = int(counts.max()) if len(counts) else 1
+            table = np.repeat(np.arange(len(self.x), dtype=np.int64)[:, None], width, axis=1)
+            for w in np.flatnonzero(counts > 1).tolist():
+                row = self.conflicts[self.conflict_ptr[w] : self.conflict_ptr[w + 1]]
+                table[w, : len(row)] = row
+            self._conflict_table = table
+        return self._conflict_table
 
     # -- queries ---------------------------------------------------------------------------
     def nearest(self, x: float, y: float, yaw_deg: float, max_distance: float = 10.0) -> int:

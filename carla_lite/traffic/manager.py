@@ -33,17 +33,14 @@ from carla_lite.traffic.scene import TrafficScene
 log = logging.getLogger(__name__)
 
 COMFORT_DECEL = 3.5  # [m/s^2] planned braking for lights, curves and traffic
-EMERGENCY_DECEL = 7.0  # [m/s^2] beyond this a yellow (or red) light is run rather than braked
 YELLOW_DECEL = 3.0  # [m/s^2] stop at a yellow light only if this suffices
+STOP_LINE_OVERRUN = 0.5  # [m] past the stop line a red light no longer holds a vehicle
 TIME_HEADWAY = 0.8  # [s] extra gap per m/s of own speed
 SPEED_GAIN = 1.5  # [1/s] acceleration per m/s of speed error
-MIN_LOOK_AHEAD = 4.0  # [m] pure-pursuit target distance at low speed
-MAX_LOOK_AHEAD = 12.0  # [m]
-#: Pure pursuit cuts a curve of radius R by about d^2 / (8 R) with a target d ahead; the
-#: look-ahead is capped so that this stays below CORNER_CUT, keeping cars in their lane.
-CORNER_CUT = 0.2  # [m]
-CURVE_SCAN = 8  # path waypoints scanned for the tightest curve ahead
-LOOK_AHEAD_TIME = 0.8  # [s]
+MIN_LOOK_AHEAD = 1.5  # [m] pure-pursuit correction distance at low speed
+MAX_LOOK_AHEAD = 4.0  # [m]
+STEER_LAG = 0.15  # [s] the wheels' time to full lock: the curvature that far ahead is used
+LOOK_AHEAD_TIME = 0.3  # [s]
 HOLD_SPEED = 0.3  # [m/s] below this with a stop target, the brake is held
 LANE_CHANGE_COOLDOWN = 6.0  # [s] between two lane changes of one vehicle
 LANE_CHANGE_AHEAD = 8.0  # [m] where the manoeuvre rejoins the neighbour lane
@@ -52,9 +49,14 @@ OVERTAKE_GAP = 25.0  # [m] ...when it is this close
 DECISIONS_PER_TICK_SHARE = 8  # each vehicle reconsiders lane changes every 8th tick
 CLAIM_TIME = 1.5  # [s] of driving ahead a vehicle claims inside junctions
 MAX_CLAIM = 15.0  # [m]
-PLAN_PERIOD = 0.1  # [s] of simulation between two plans (controls hold in between)
-#: Light states that stop traffic (``LightState``: RED = 0, YELLOW = 1).
-_STOPPING_STATES = (0, 1)
+CREEP_SPEED = 0.5  # [m/s] below this a vehicle counts as waiting; one freed creeps at 4x
+QUEUE_SPEED = 2.0  # [m/s] a leader this slow just beyond a junction counts as a queue
+STALL_SPEED = 0.3  # [m/s] a vehicle asked to drive but slower than this is stalled...
+STALL_TIME = 3.0  # [s] ...and after this long backs off:
+REVERSE_TIME = 1.5  # [s] reversing
+REVERSE_THROTTLE = 0.4
+REVERSE_ROOM = 2.0  # [m] free behind it
+PLAN_PERIOD = 0.2  # [s] of simulation between two plans (controls hold in between)
 #: carla.VehicleLightState bits the Traffic Manager drives.
 LIGHT_POSITION, LIGHT_BRAKE, LIGHT_RIGHT, LIGHT_LEFT = 0x1, 0x8, 0x10, 0x20
 
@@ -79,15 +81,22 @@ class TrafficManager:
         self._wp_light = np.zeros(0, dtype=np.int64)
         self._tick = 0
         self._since_plan = math.inf
+        self._layout_version = -1
+        self._registration_changed = False
         self._row_state: dict[str, np.ndarray] = {}
+        self._obstacles_key: tuple[int, ...] = ()
+        self._creeping = np.zeros(0, dtype=bool)
+        self._obstacles_fixed: _Obstacles | None = None
 
     # -- registration and settings (RPC side) ----------------------------------------------
     def register(self, actor_ids: list[int]) -> None:
         self.registered.update(actor_ids)
+        self._registration_changed = True
 
     def unregister(self, actor_ids: list[int]) -> None:
         gone = set(actor_ids) & self.registered
         self.registered -= gone
+        self._registration_changed = True
         self.params.forget(gone)
         for actor_id in gone:
             self._forced.pop(actor_id, None)
@@ -134,18 +143,27 @@ class TrafficManager:
         return actions[0] if actions else None
 
     # -- the tick --------------------------------------------------------------------------
-    def step(self, scene: TrafficScene, dt: float) -> None:
-        """Plan and apply controls for every registered vehicle of ``scene``."""
+    def due(self, dt: float, layout_version: int) -> bool:
+        """Let ``dt`` pass; whether this tick re-plans (every ``PLAN_PERIOD`` of simulated
+        time, or at once when the vehicles or the world's actors changed)."""
+        self._since_plan += dt
+        changed = layout_version != self._layout_version or self._registration_changed
+        return bool(self.registered) and (changed or self._since_plan >= PLAN_PERIOD - 1e-9)
+
+    def step(self, scene: TrafficScene, layout_version: int) -> None:
+        """Plan and apply controls for every registered vehicle of ``scene``.
+
+        Between plans the controls hold (they are sticky in the vehicle physics).
+        """
+        self._layout_version = layout_version
+        self._registration_changed = False
+        dt, self._since_plan = min(self._since_plan, 1.0), 0.0
         live = [i for i in sorted(self.registered) if i in scene.bodies]
         if len(live) != len(self.registered):
             self.unregister([i for i in self.registered if i not in scene.bodies])
         if not live:
             self._ids = []
             return
-        self._since_plan += dt
-        if live == self._ids and self._since_plan < PLAN_PERIOD - 1e-9:
-            return
-        dt, self._since_plan = self._since_plan, 0.0
         self._tick += 1
         self._sync_rows(scene, live)
         paths = self._paths
@@ -176,6 +194,7 @@ class TrafficManager:
         throttle, brake = self._pedals(speed, target_speed)
         controls = np.zeros((len(live), 7))
         controls[:, 0], controls[:, 1], controls[:, 2] = throttle, steer, brake
+        self._back_off_when_wedged(scene, controls, target_speed, speed, dt)
         fleet.set_controls(slots, controls)
         if cols["update_lights"].any():
             self._update_lights(scene, brake, hit_obstacle)
@@ -200,7 +219,7 @@ class TrafficManager:
             self._ids = kept_ids + fresh
             previous = self._row_state
             self._row_state = self._body_columns(scene, self._ids)
-            for name in ("cooldown", "run_light", "light_seen"):
+            for name in ("cooldown", "run_light", "light_seen", "stalled", "reversing"):
                 if name in previous:
                     self._row_state[name][: len(keep)] = previous[name][keep]
             self._columns_version = -1
@@ -226,6 +245,8 @@ class TrafficManager:
             "max_speed": np.array([b.params.max_speed for b in bodies]),
             "half_length": np.array([b.half_length for b in bodies]),
             "cooldown": np.zeros(n),
+            "stalled": np.zeros(n),
+            "reversing": np.zeros(n),
             "run_light": np.zeros(n, dtype=bool),
             "light_seen": np.full(n, -1, dtype=np.int64),
         }
@@ -277,26 +298,34 @@ class TrafficManager:
         vx, vy = vpose[:, 0], vpose[:, 1]
         rad = np.radians(vpose[:, 4])
         hx, hy = np.cos(rad), np.sin(rad)
-        reach = np.maximum(scene.vehicle_half_length - 0.5, 0.0)
-        n_veh = len(vslots)
         walkers = scene.walker_xy
-        own = np.searchsorted(scene.vehicle_ids, np.array(self._ids))
-        claim = (g.junction[path] >= 0) & (dist > 0.0)
-        claim &= dist <= np.clip(speed * CLAIM_TIME, 0.0, MAX_CLAIM)[:, None]
+        fixed = self._obstacle_layout(scene, len(walkers), path.shape[1])
+        own = fixed.own
+        in_junction = g.junction[path] >= 0
+        claim = in_junction & (dist > 0.0)
+        claim &= dist <= np.minimum(speed * CLAIM_TIME, MAX_CLAIM)[:, None]
         claimed = path[claim]
-        claimer = np.broadcast_to(own[:, None], path.shape)[claim]
-        xs = np.concatenate([vx, vx + hx * reach, vx - hx * reach, walkers[:, 0]])
-        ys = np.concatenate([vy, vy + hy * reach, vy - hy * reach, walkers[:, 1]])
-        owner = np.concatenate([np.tile(np.arange(n_veh), 3), n_veh + np.arange(len(walkers))])
+        claimer = fixed.own_grid[claim]
+        # Centre, bumpers and corners (inset): a wide or turning vehicle that reaches into
+        # another lane blocks that lane too.
+        fx = vx[None, :] + fixed.along * hx - fixed.across * hy
+        fy = vy[None, :] + fixed.along * hy + fixed.across * hx
+        xs = np.concatenate([fx.ravel(), walkers[:, 0]])
+        ys = np.concatenate([fy.ravel(), walkers[:, 1]])
+        owner = fixed.owner
         where = g.locate(xs, ys)
         on_lane = where >= 0
-        marked, source = g.expand_conflicts(np.concatenate([claimed, where[on_lane]]))
-        owners = np.concatenate([claimer, owner[on_lane]])[source]
+        table = g.conflict_table()
         occupancy = np.full(len(g) + 1, -1, dtype=np.int64)
-        occupancy[marked] = owners
-        obstacle_speed = np.concatenate([fleet.speed[vslots], np.zeros(len(walkers))])
-        obstacle_yaw = np.concatenate([vpose[:, 4], np.zeros(len(walkers))])
-        obstacle_is_walker = np.concatenate([np.zeros(n_veh, bool), np.ones(len(walkers), bool)])
+        # Claims first, bodies drawn over them; each mark also covers crossing lanes.
+        occupancy[table[claimed]] = claimer[:, None]
+        body_marks = table[where[on_lane]]
+        occupancy[body_marks] = owner[on_lane][:, None]
+        is_body = np.zeros(len(g) + 1, dtype=bool)
+        is_body[body_marks] = True
+        obstacle_speed = np.concatenate([fleet.speed[vslots], fixed.walker_zeros])
+        obstacle_yaw = np.concatenate([vpose[:, 4], fixed.walker_zeros])
+        obstacle_is_walker = fixed.is_walker
         seen = occupancy[path[:, 1:]]  # waypoint 0 is alongside or behind
         blocking = (seen >= 0) & (seen != own[:, None])
         blocking = self._apply_ignores(scene, cols, seen, blocking, obstacle_is_walker)
@@ -305,12 +334,51 @@ class TrafficManager:
         column = np.minimum(first - 1, HORIZON - 2)
         hit_obstacle = np.where(any_hit, seen[np.arange(len(first)), column], -1)
         hit_obstacle = self._break_deadlocks(scene, own, first, hit_obstacle)
+        hit_obstacle = self._break_cycles(scene, own, speed, hit_obstacle)
         first = np.where(hit_obstacle >= 0, first, HORIZON)
         # Only the obstacle's speed along our path counts: crossing traffic is a standstill.
         hit_w = path[np.arange(len(first)), np.minimum(first, HORIZON - 1)]
         along = np.cos(np.radians(obstacle_yaw[hit_obstacle] - g.yaw[hit_w]))
         hit_speed = np.where(hit_obstacle >= 0, obstacle_speed[hit_obstacle] * along, 0.0)
         return first, np.maximum(hit_speed, 0.0), hit_obstacle
+
+    def _break_cycles(
+        self, scene: TrafficScene, own: np.ndarray, speed: np.ndarray, hit_obstacle: np.ndarray
+    ) -> np.ndarray:
+        """Three or more stopped vehicles each waiting for the next: the lowest id creeps on."""
+        n_veh = len(scene.vehicle_ids)
+        waiting = (np.abs(speed) < CREEP_SPEED) & (hit_obstacle >= 0) & (hit_obstacle < n_veh)
+        if np.count_nonzero(waiting) < 3:
+            self._creeping = np.zeros(len(own), dtype=bool)
+            return hit_obstacle
+        row_of = {int(o): row for row, o in enumerate(own.tolist())}
+        waits_for = {
+            row: row_of[int(hit_obstacle[row])]
+            for row in np.flatnonzero(waiting).tolist()
+            if int(hit_obstacle[row]) in row_of
+        }
+        creeping = np.zeros(len(own), dtype=bool)
+        done: set[int] = set()
+        for start in waits_for:
+            trail: list[int] = []
+            row: int | None = start
+            while row is not None and row not in done and row not in trail:
+                trail.append(row)
+                row = waits_for.get(row)
+            if row is not None and row in trail:  # a cycle: trail[index:]
+                cycle = trail[trail.index(row) :]
+                creeping[min(cycle, key=lambda r: self._ids[r])] = True
+            done.update(trail)
+        self._creeping = creeping
+        return np.where(creeping, -1, hit_obstacle)
+
+    def _obstacle_layout(self, scene: TrafficScene, n_walkers: int, width: int) -> _Obstacles:
+        """Index arrays of the obstacle marks, rebuilt only when the actors change."""
+        key = (id(scene.vehicle_ids), n_walkers, len(self._ids), width)
+        if self._obstacles_key != key or self._obstacles_fixed is None:
+            self._obstacles_fixed = _Obstacles(scene, self._ids, n_walkers, width)
+            self._obstacles_key = key
+        return self._obstacles_fixed
 
     def _apply_ignores(
         self,
@@ -361,16 +429,16 @@ class TrafficManager:
         if not len(scene.light_state):
             return np.full(len(path), np.inf)
         st = self._row_state
-        rows = self._wp_light[path]  # (V, H): light row of each path waypoint, -1 none
-        stopping = np.append(np.isin(scene.light_state, _STOPPING_STATES), False)
-        red = stopping[rows]
+        # Light states RED = 0 and YELLOW = 1 stop traffic; the extra entry is "no light".
+        stopping = np.append(scene.light_state <= 1, False)
+        red = stopping[self._wp_light][path]  # (V, H)
         if not red.any():
             return np.full(len(path), np.inf)
         ends = red[:, :-1] & ~red[:, 1:]
         has = ends.any(axis=1)
         end_k = np.argmax(ends, axis=1)
         first_k = np.argmax(red, axis=1)
-        light = rows[np.arange(len(path)), first_k]
+        light = self._wp_light[path[np.arange(len(path)), first_k]]
         stop = dist[np.arange(len(path)), end_k] + 0.5 * scene.graph.spacing
         stop = np.where(has, stop - st["half_length"] - 0.5, np.inf)
         # A new light ahead: decide once whether to run it (percentage_running_light).
@@ -383,11 +451,11 @@ class TrafficManager:
             if chance.any():
                 draws[chance] = self.rng.random(int(chance.sum())) * 100.0 < pct[chance]
             st["run_light"][changed] = draws
-        # Yellow: only stop if it can be done comfortably; red: if it can be done at all.
+        # Yellow: stop only if that is comfortable, else clear the junction. Red: stop unless
+        # the front is already over the line (a light forced red by a client, say).
         state = scene.light_state[np.maximum(light, 0)]
         needed = speed**2 / (2.0 * np.maximum(stop, 0.1))
-        limit = np.where(state == 1, YELLOW_DECEL, EMERGENCY_DECEL)
-        ignore = st["run_light"] | (needed > limit) & (stop < 2.0 * scene.graph.spacing)
+        ignore = st["run_light"] | (stop < -STOP_LINE_OVERRUN)
         ignore |= (state == 1) & (needed > YELLOW_DECEL)
         return np.where(ignore, np.inf, stop)
 
@@ -406,14 +474,18 @@ class TrafficManager:
         st = self._row_state
         factor = 1.0 - cols["speed_difference"] / 100.0
         desired = cols["desired_speed"] / 3.6
-        use_desired = ~np.isnan(desired)
-        limits = g.speed_limit[path]  # (V, H)
-        cruise = np.where(use_desired[:, None], desired[:, None], limits * factor[:, None])
-        cruise = np.minimum(cruise, st["max_speed"][:, None])
-        allowed = np.minimum(cruise, g.curve_speed[path])
-        ahead = np.maximum(dist, 0.0)
+        if np.all(factor == 1.0) and np.all(np.isnan(desired)):
+            allowed = g.comfortable_speed[path]  # (V, H): the common case, one gather
+        else:
+            use_desired = ~np.isnan(desired)
+            cruise = np.where(
+                use_desired[:, None], desired[:, None], g.speed_limit[path] * factor[:, None]
+            )
+            allowed = np.minimum(cruise, g.curve_speed[path])
+        allowed = np.minimum(allowed, st["max_speed"][:, None])
         # Slow down in time for everything ahead on the path: v^2 <= v_k^2 + 2 b d_k.
-        profile = np.sqrt(allowed**2 + 2.0 * COMFORT_DECEL * ahead).min(axis=1)
+        reachable = allowed**2 + 2.0 * COMFORT_DECEL * np.maximum(dist, 0.0)
+        profile = np.sqrt(reachable.min(axis=1))
         target = np.minimum(profile, np.maximum(allowed[:, 0], allowed[:, 1]))
         # Path end (dead end): stop before it.
         ends = path[:, 1:] == path[:, :-1]
@@ -430,7 +502,37 @@ class TrafficManager:
         room = np.maximum(gap - keep, 0.0)
         follow = np.sqrt(np.maximum(hit_speed, 0.0) ** 2 + 2.0 * COMFORT_DECEL * room)
         follow = np.where(gap - cols["distance_to_leader"] <= 0.0, 0.0, follow)
-        return np.where(has_hit, np.minimum(target, follow), target)
+        target = np.where(has_hit, np.minimum(target, follow), target)
+        if self._creeping.any():
+            target = np.where(self._creeping, np.minimum(target, 4.0 * CREEP_SPEED), target)
+        return np.minimum(target, self._keep_junction_clear(g, path, dist, hits, hit_speed))
+
+    def _keep_junction_clear(
+        self,
+        g: LaneGraph,
+        path: np.ndarray,
+        dist: np.ndarray,
+        hits: np.ndarray,
+        hit_speed: np.ndarray,
+    ) -> np.ndarray:
+        """Speed that stops before a junction whose exit is blocked by a stopped queue.
+
+        A vehicle that entered anyway would stand inside the junction and lock the
+        crossing traffic: the classic gridlock.
+        """
+        st = self._row_state
+        in_junction = g.junction[path] >= 0
+        approaching = ~in_junction[:, 0] & ~in_junction[:, 1] & in_junction.any(axis=1)
+        if not approaching.any():
+            return np.full(len(path), np.inf)
+        enter = np.argmax(in_junction, axis=1)
+        columns = np.arange(HORIZON)[None, :]
+        leave = np.argmax(~in_junction & (columns > enter[:, None]), axis=1)
+        room = np.ceil((2.0 * st["half_length"] + 2.0) / g.spacing).astype(np.int64)
+        blocked = approaching & (leave > enter) & (hits >= leave) & (hits <= leave + room)
+        blocked &= hit_speed < QUEUE_SPEED
+        stop = dist[np.arange(len(path)), enter] - 0.5 * g.spacing - st["half_length"]
+        return _stop_speed(stop, blocked)
 
     def _steering(
         self,
@@ -443,22 +545,29 @@ class TrafficManager:
         speed: np.ndarray,
         cols: dict[str, np.ndarray],
     ) -> np.ndarray:
-        """Pure pursuit from the rear axle to a look-ahead point on the path."""
+        """Path-tracking steering: the lane's curvature ahead plus pure-pursuit corrections.
+
+        For the bicycle model, a look-ahead ``L`` corrects a lateral error ``e`` and a heading
+        error ``psi`` with the curvature ``-2 e / L^2 - 2 sin(psi) / L`` (pure pursuit,
+        linearised); adding the lane's own curvature (feed-forward) keeps the car on the lane
+        centre through curves instead of cutting them.
+        """
         st = self._row_state
+        rows = np.arange(len(path))
+        # Reference: the lane at the car's station, from waypoint 0 along its arc.
+        w0 = path[:, 0]
+        arc = -d0
+        bend = g.signed_curvature[w0]
+        dx, dy = px - g.x[w0], py - g.y[w0]
+        lateral = dy * g.hx[w0] - dx * g.hy[w0] - 0.5 * bend * arc**2 - cols["lane_offset"]
+        ref_yaw = g.yaw[w0] + np.degrees(bend * arc)
+        heading = np.radians((pyaw - ref_yaw + 180.0) % 360.0 - 180.0)
         look = np.clip(LOOK_AHEAD_TIME * np.abs(speed) + MIN_LOOK_AHEAD, 0.0, MAX_LOOK_AHEAD)
-        tightest = g.curvature[path[:, :CURVE_SCAN]].max(axis=1)
-        look = np.clip(np.sqrt(8.0 * CORNER_CUT / np.maximum(tightest, 1e-4)), 3.0, look)
-        k = np.clip(np.ceil((look - d0) / g.spacing).astype(np.int64), 1, HORIZON - 1)
-        target = path[np.arange(len(path)), k]
-        offset = cols["lane_offset"]
-        tx = g.x[target] - offset * g.hy[target]
-        ty = g.y[target] + offset * g.hx[target]
-        rad = np.radians(pyaw)
-        c, s = np.cos(rad), np.sin(rad)
-        rx, ry = px - c * st["half_wb"], py - s * st["half_wb"]
-        dx, dy = tx - rx, ty - ry
-        forward, lateral = dx * c + dy * s, dy * c - dx * s
-        curvature = 2.0 * lateral / np.maximum(forward**2 + lateral**2, 1e-6)
+        # The lane's curvature where the car will be once the wheels have turned.
+        reach = np.abs(speed) * STEER_LAG - d0
+        ahead = np.clip((reach / g.spacing).astype(np.int64), 0, HORIZON - 1)
+        feed_forward = g.signed_curvature[path[rows, ahead]]
+        curvature = feed_forward - 2.0 * lateral / look**2 - 2.0 * np.sin(heading) / look
         wheel = np.arctan(curvature * st["wheelbase"])
         return np.clip(wheel / st["max_steer"], -1.0, 1.0)
 
@@ -472,6 +581,41 @@ class TrafficManager:
         throttle = np.where(hold, 0.0, np.where(accel < 0.0, 0.0, throttle))
         brake = np.where(hold, 1.0, brake)
         return throttle, brake
+
+    def _back_off_when_wedged(
+        self,
+        scene: TrafficScene,
+        controls: np.ndarray,
+        target: np.ndarray,
+        speed: np.ndarray,
+        dt: float,
+    ) -> None:
+        """A vehicle that wants to drive but cannot move (pressed against another after a
+        crash, nose to nose in a junction) reverses a little, if there is room behind."""
+        st = self._row_state
+        reversing = st["reversing"] > 0.0
+        stalled = (target > 1.0) & (np.abs(speed) < STALL_SPEED) & ~reversing
+        st["stalled"] = np.where(stalled, st["stalled"] + dt, 0.0)
+        for row in np.flatnonzero(st["stalled"] > STALL_TIME).tolist():
+            st["stalled"][row] = 0.0
+            if self._room_behind(scene, row):
+                st["reversing"][row] = REVERSE_TIME
+        reversing = st["reversing"] > 0.0
+        if reversing.any():
+            controls[reversing] = (REVERSE_THROTTLE, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+            st["reversing"] = np.maximum(st["reversing"] - dt, 0.0)
+
+    def _room_behind(self, scene: TrafficScene, row: int) -> bool:
+        st = self._row_state
+        pose = scene.fleet.pose[scene.vehicle_slots]
+        own = scene.fleet.pose[st["slot"][row]]
+        yaw = math.radians(own[4])
+        dx, dy = pose[:, 0] - own[0], pose[:, 1] - own[1]
+        back = -(dx * math.cos(yaw) + dy * math.sin(yaw))
+        side = np.abs(dy * math.cos(yaw) - dx * math.sin(yaw))
+        reach = st["half_length"][row] + scene.vehicle_half_length + REVERSE_ROOM
+        behind = (back > 0.5) & (back < reach) & (side < 2.5)
+        return not behind.any()
 
     # -- lane changes ----------------------------------------------------------------------
     def _lane_changes(
@@ -584,6 +728,29 @@ class TrafficManager:
             elif upcoming and upcoming[0] == RIGHT:
                 flags |= LIGHT_RIGHT
             scene.light_flags[actor_id] = flags
+
+
+class _Obstacles:
+    """What the obstacle marks of one actor layout share (see ``_obstacles``)."""
+
+    #: Mark points per vehicle in units of (half length - 0.5 m, half width - 0.3 m):
+    #: centre, front, rear and the four corners.
+    ALONG = np.array([0.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0])
+    ACROSS = np.array([0.0, 0.0, 0.0, 1.0, -1.0, 1.0, -1.0])
+
+    def __init__(self, scene: TrafficScene, ids: list[int], n_walkers: int, width: int) -> None:
+        n_veh = len(scene.vehicle_ids)
+        reach = np.maximum(scene.vehicle_half_length - 0.5, 0.0)
+        side = np.maximum(scene.vehicle_half_width - 0.3, 0.0)
+        self.along = self.ALONG[:, None] * reach[None, :]
+        self.across = self.ACROSS[:, None] * side[None, :]
+        self.own = np.searchsorted(scene.vehicle_ids, np.array(ids, dtype=np.int64))
+        self.own_grid = np.repeat(self.own[:, None], width, axis=1)
+        self.owner = np.concatenate(
+            [np.tile(np.arange(n_veh), len(self.ALONG)), n_veh + np.arange(n_walkers)]
+        )
+        self.walker_zeros = np.zeros(n_walkers)
+        self.is_walker = np.concatenate([np.zeros(n_veh, bool), np.ones(n_walkers, bool)])
 
 
 def _stop_speed(distance: np.ndarray, active: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ class TrafficScene:
         graph: The map's lane graph.
         fleet: The vehicles' physics state (poses, speeds; controls are written here).
         bodies: Every vehicle by actor id (Traffic Manager vehicles and others, the hero).
-        vehicle_ids, vehicle_slots, vehicle_half_length: The same vehicles as arrays.
+        vehicle_ids, vehicle_slots, vehicle_half_length, vehicle_half_width: The same
+            vehicles as arrays, by ascending id.
         walker_xy: (W, 2) walker positions.
         light_state: State of each traffic light row (``LightState`` values).
         lights_key: Changes when the set of traffic lights changes (a new episode).
@@ -49,6 +50,7 @@ class TrafficScene:
     vehicle_ids: np.ndarray
     vehicle_slots: np.ndarray
     vehicle_half_length: np.ndarray
+    vehicle_half_width: np.ndarray
     walker_xy: np.ndarray
     light_state: np.ndarray
     lights_key: object

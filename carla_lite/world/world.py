@@ -388,12 +388,12 @@ class World:
         return manager
 
     def _drive_traffic(self, layout: _Layout, dt: float) -> None:
-        managers = [m for m in self.traffic_managers.values() if m.registered]
+        managers = [m for m in self.traffic_managers.values() if m.due(dt, layout.version)]
         if not managers:
             return
         scene = layout.traffic_scene(self)
         for manager in managers:
-            manager.step(scene, dt)
+            manager.step(scene, layout.version)
 
 
 _MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
@@ -458,8 +458,9 @@ class _Layout:
                 np.array([a.id for a in order], dtype=np.int64),
                 np.array([a.slot for a in order], dtype=np.int64),
                 np.array([a.bounding_box.extent.x for a in order]),
+                np.array([a.bounding_box.extent.y for a in order]),
             )
-        road_map, bodies, ids, slots, half_length = self._traffic
+        road_map, bodies, ids, slots, half_length, half_width = self._traffic
         grid, lights = road_map.cell_grid, world.lights
         return TrafficScene(
             graph=lane_graph(road_map),
@@ -468,6 +469,7 @@ class _Layout:
             vehicle_ids=ids,
             vehicle_slots=slots,
             vehicle_half_length=half_length,
+            vehicle_half_width=half_width,
             walker_xy=world.crowd.pose[self.walker_slots, :2],
             light_state=lights.state,
             lights_key=lights,
