@@ -444,7 +444,9 @@ class CarlaCore:
             # server on a reused port gets a fresh one), then tells the TM: a remote TM
             # (carla_lite's) whose server is gone raises RuntimeError (rpc::timeout) after
             # the client's fixed 2 s TM timeout, which _quietly swallows; with an in-process
-            # TM (real CARLA) it only stops its threads.
+            # TM (real CARLA) it only stops its threads. (The client frees a remote TM only
+            # when that RPC succeeds, so each server death leaks the dead connection: two
+            # client threads and about 4 MB.)
             if self.traffic_manager is not None:
                 self._quietly(self.traffic_manager.shut_down)
             self.sensor_interface = SensorInterface(timeout=self.config["sensor_timeout"])

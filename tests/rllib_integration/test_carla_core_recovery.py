@@ -123,7 +123,7 @@ def test_dqn_env_with_20_npcs_runs_20000_steps() -> None:
     assert len(checks) == N_STEPS // CHECK_EVERY
     assert all(present >= 15 for present, _ in checks), "the NPCs stay in the world"
     assert all(n_moved >= 1 for _, n_moved in checks), "NPCs drive during every stretch"
-    assert sum(n_moved for _, n_moved in checks) >= len(checks) * 5
+    assert sum(m for _, m in checks) >= sum(p for p, _ in checks) // 2, "not a gridlock"
     assert result["children_after_close"] == []
 
 
