@@ -1,7 +1,8 @@
 """Map drivability: how often a simple waypoint follower hits the static world. Prints JSON.
 
 Usage: .venv/bin/python bench/bench_map_drivability.py [--drives 12] [--seconds 20] [--seed 0]
-    [--maps LiteTown01 Town01 Town04 Town10HD] [--towns-dir /work/shared/maps/carla_towns]
+    [--speed 8] [--follower reproject|carrot] [--maps LiteTown01 Town01 Town04 Town10HD]
+    [--towns-dir /work/shared/maps/carla_towns] [--details]
 
 For each map a carla_lite server process is started and driven through the official carla
 client. A follower (pure pursuit on a look-ahead point 6 m down the lane graph, random choice
@@ -55,6 +56,10 @@ def start_server(port: int, map_name: str, maps_dir: Path | None) -> subprocess.
     return proc
 
 
+def _lane_key(waypoint: carla.Waypoint) -> tuple[int, int]:
+    return waypoint.road_id, waypoint.lane_id
+
+
 @dataclass
 class Follower:
     """Pure pursuit towards a point kept ``LOOK_AHEAD`` metres ahead along the lanes."""
@@ -63,6 +68,7 @@ class Follower:
     rng: random.Random
     wheelbase: float
     reproject: bool = True
+    target_speed: float = TARGET_SPEED
     target: carla.Waypoint | None = None  # carrot mode's look-ahead point
     branch: tuple[int, int] | None = None  # reproject mode's chosen (road, lane) at a branch
     roads: list[int] = field(default_factory=list)  # road ids the route went through
@@ -86,11 +92,10 @@ class Follower:
         if here is None:
             return None
         candidates = here.next(LOOK_AHEAD)
-        kept = [w for w in candidates if (w.road_id, w.lane_id) == self.branch]
-        if len(candidates) > 1 and not kept:
-            self.branch = (lambda w: (w.road_id, w.lane_id))(self.rng.choice(candidates))
-            kept = [w for w in candidates if (w.road_id, w.lane_id) == self.branch]
-        return self._record(kept[0] if kept else (candidates[0] if candidates else None))
+        if len(candidates) > 1 and self.branch not in [_lane_key(w) for w in candidates]:
+            self.branch = _lane_key(self.rng.choice(candidates))
+        kept = [w for w in candidates if _lane_key(w) == self.branch] or candidates
+        return self._record(kept[0] if kept else None)
 
     def _carrot(self, loc: carla.Location) -> carla.Waypoint | None:
         """A look-ahead point advanced along the lane graph, never re-projected."""
@@ -118,9 +123,8 @@ class Follower:
         delta = math.atan2(2.0 * self.wheelbase * math.sin(alpha), distance)
         return max(-1.0, min(1.0, math.degrees(delta) / MAX_STEER_DEG))
 
-    @staticmethod
-    def _pedals(speed: float) -> dict[str, float]:
-        error = TARGET_SPEED - speed
+    def _pedals(self, speed: float) -> dict[str, float]:
+        error = self.target_speed - speed
         if error >= 0.0:
             return {"throttle": min(1.0, 0.3 + 0.5 * error), "brake": 0.0}
         if error > -0.5:
@@ -134,7 +138,7 @@ def drive(
     spawn: carla.Transform,
     seed: int,
     ticks: int,
-    reproject: bool,
+    args: argparse.Namespace,
 ) -> dict | None:
     """One drive from ``spawn``; None when the vehicle could not be spawned there."""
     lib = world.get_blueprint_library()
@@ -152,7 +156,9 @@ def drive(
         )
     )  # fmt: skip
     wheelbase = 1.2 * vehicle.bounding_box.extent.x  # carla_lite's cars: 1.2 half lengths
-    follower = Follower(carla_map, random.Random(seed), wheelbase, reproject)
+    follower = Follower(
+        carla_map, random.Random(seed), wheelbase, args.follower == "reproject", args.speed
+    )
     metres, last = 0.0, spawn.location
     ended = "time"
     try:
@@ -206,10 +212,7 @@ def bench_map(map_name: str, maps_dir: Path | None, args: argparse.Namespace) ->
         for index in order:
             if len(drives) == args.drives:
                 break
-            result = drive(
-                world, carla_map, spawns[index], args.seed + index, ticks,
-                args.follower == "reproject",
-            )  # fmt: skip
+            result = drive(world, carla_map, spawns[index], args.seed + index, ticks, args)
             if result is not None:
                 drives.append({"spawn": index, **result})
         settings.synchronous_mode = False
@@ -230,6 +233,7 @@ def main() -> None:
     parser.add_argument("--drives", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speed", type=float, default=TARGET_SPEED, help="target speed [m/s]")
     parser.add_argument("--maps", nargs="+", default=["LiteTown01", "Town01", "Town04", "Town10HD"])
     parser.add_argument("--towns-dir", type=Path, default=DEFAULT_TOWNS)
     parser.add_argument(
@@ -257,7 +261,9 @@ def main() -> None:
             del result["details"]
         results[map_name] = result
         print(f"{map_name}: {result['static_hits']}/{result['drives']}", file=sys.stderr)
-    summary = {"seed": args.seed, "seconds": args.seconds, "follower": args.follower}
+    summary = {
+        "seed": args.seed, "seconds": args.seconds, "speed": args.speed, "follower": args.follower
+    }  # fmt: skip
     print(json.dumps({**summary, "maps": results}, indent=2))
 
 
