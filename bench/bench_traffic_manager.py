@@ -125,6 +125,7 @@ def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
                 spawn_errors.append(response.error)
             else:
                 ids.append(response.actor_id)
+    _progress(0)  # set-up done: from here on, a stall is a hang
     for i in range(spec["warmup"]):
         world.tick()
         if (i + 1) % PROGRESS_EVERY == 0:
@@ -174,6 +175,7 @@ def child_env(spec: dict[str, Any]) -> dict[str, Any]:
     n_actions = int(env.action_space.n)
     try:
         env.reset(seed=0)
+        _progress(0)
         for i in range(spec["warmup"]):
             _, _, terminated, truncated, _ = env.step(rng.randrange(n_actions))
             if terminated or truncated:
@@ -210,6 +212,16 @@ def child_main(spec: dict[str, Any]) -> None:
 
 
 # -- parent -----------------------------------------------------------------------------------
+def git_head() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 def start_server(port: int, client_side_tm: bool, log: Path) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}"]
     if client_side_tm:
@@ -246,6 +258,26 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
+def server_answers(port: int, timeout: float = 3.0) -> bool:
+    """Whether the simulator answers a plain msgpack-rpc ``version`` call (its handlers run
+    under the world's lock, so an answer also means no tick is stuck inside the server)."""
+    import msgpack
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+            conn.sendall(msgpack.packb([0, 1, "version", []]))
+            unpacker = msgpack.Unpacker(raw=False)
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return False
+                unpacker.feed(data)
+                for message in unpacker:
+                    return bool(isinstance(message, list) and message[1] == 1)
+    except OSError:
+        return False
+
+
 def server_log_problems(log: Path) -> list[str]:
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     keys = ("Traceback", "ERROR", "Error", "Exception")
@@ -280,10 +312,12 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, work: Path) -> dic
             lines.put(None)
 
         threading.Thread(target=read, daemon=True).start()
-        done, result = 0, None
+        done, result, ticking = 0, None, False
         status = "error"
+        timed_start: tuple[int, float] | None = None  # (ticks, time) when timing began
+        last_progress = 0.0
         while True:
-            timeout = args.stall_timeout if done else args.setup_timeout
+            timeout = args.stall_timeout if ticking else args.setup_timeout
             try:
                 line = lines.get(timeout=timeout)
             except queue.Empty:
@@ -293,17 +327,28 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, work: Path) -> dic
                 break
             if line.startswith("progress "):
                 done = int(line.split()[1])
+                ticking = True
+                last_progress = time.perf_counter()
+                if timed_start is None and done >= spec["warmup"]:
+                    timed_start = (done, last_progress)
             elif line.startswith("result "):
                 result = json.loads(line[len("result ") :])
                 status = "ok"
                 break
-        stop(child)
-        child_err.close()
         out: dict[str, Any] = {"status": status}
         if status == "hang":
             out["stalled_after_ticks"] = done
-            out["stall_timeout_s"] = args.stall_timeout if done else args.setup_timeout
-        elif status == "error":
+            out["stall_timeout_s"] = args.stall_timeout if ticking else args.setup_timeout
+            if timed_start is not None and done - timed_start[0] >= 2 * PROGRESS_EVERY:
+                # The rate of the timed ticks that ran before the hang.
+                rate = (done - timed_start[0]) / (last_progress - timed_start[1])
+                out["ticks_per_s_before_hang"] = round(rate, 1)
+            if server is not None:
+                # Asked while the client is still blocked: is the server stuck too?
+                out["server_answers_during_hang"] = server_answers(spec["port"])
+        stop(child)
+        child_err.close()
+        if status == "error":
             out["child_stderr_tail"] = (work / f"{tag}_child.err").read_text()[-1500:]
         if result is not None:
             out.update(result)
@@ -336,20 +381,23 @@ def measure(
 
 
 def summarise(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    attempts = [a for r in runs for a in [*r.get("failed_attempts", []), r]]
     ok = [r[key] for r in runs if r["status"] == "ok"]
-    hangs = sum(r["status"] == "hang" for r in runs) + sum(
-        a["status"] == "hang" for r in runs for a in r.get("failed_attempts", [])
-    )
-    errors = sum(r["status"] == "error" for r in runs) + sum(
-        a["status"] == "error" for r in runs for a in r.get("failed_attempts", [])
-    )
-    return {
+    out: dict[str, Any] = {
         f"median_{key}": round(statistics.median(ok), 1) if ok else None,
         key: ok,
-        "hangs": hangs,
-        "errors": errors,
-        "runs": runs,
+        "attempts": len(attempts),
+        "hangs": sum(a["status"] == "hang" for a in attempts),
+        "errors": sum(a["status"] == "error" for a in attempts),
     }
+    before = [a["ticks_per_s_before_hang"] for a in attempts if "ticks_per_s_before_hang" in a]
+    if before:
+        out["ticks_per_s_before_hang"] = before
+    answered = [a["server_answers_during_hang"] for a in attempts if a["status"] == "hang"]
+    if answered:
+        out["server_answered_during_hangs"] = f"{sum(answered)} of {len(answered)}"
+    out["runs"] = runs
+    return out
 
 
 def ratio(table: dict[str, dict[str, Any]], num: str, den: str, key: str) -> dict[str, Any]:
@@ -381,9 +429,15 @@ def main() -> None:
     )
     parser.add_argument("--env-steps", type=int, default=1000, help="timed CarlaEnv steps")
     parser.add_argument("--env-npcs", type=int, nargs="*", default=[0, 20])
+    parser.add_argument(
+        "--client-tm-rounds",
+        type=int,
+        default=3,
+        help="rounds that include the client-side TM (its hangs cost --stall-timeout each)",
+    )
     parser.add_argument("--attempts", type=int, default=2, help="tries per run (hangs)")
-    parser.add_argument("--stall-timeout", type=float, default=15.0)
-    parser.add_argument("--setup-timeout", type=float, default=60.0)
+    parser.add_argument("--stall-timeout", type=float, default=10.0)
+    parser.add_argument("--setup-timeout", type=float, default=30.0)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -412,6 +466,8 @@ def main() -> None:
         work = Path(tmp)
         for rnd in range(1, args.rounds + 1):
             for name, spec in configs.items():
+                if spec["client_side_tm"] and rnd > args.client_tm_rounds:
+                    continue
                 spec = {**spec, "ticks": args.ticks, "warmup": args.warmup}
                 runs[name].append(measure(name, spec, args, work, rnd))
             for name, spec in env_configs.items():
@@ -435,12 +491,14 @@ def main() -> None:
             ratios[f"{num}_over_{den}"] = ratio(ticks, num, den, "ticks_per_s")
     results = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "commit": git_head(),
         "setup": {
             "town": TOWN,
             "fixed_delta_seconds": DT,
             "timed_ticks": args.ticks,
             "warmup_ticks": args.warmup,
             "rounds": args.rounds,
+            "client_tm_rounds": min(args.rounds, args.client_tm_rounds),
             "tick_loop": "world.tick() only; parked hero vehicle.lincoln.mkz_2017 with a "
             "collision sensor; NPCs: apply_batch_sync(SpawnActor.then(SetAutopilot(FutureActor, "
             "True, tm_port))), tm.set_synchronous_mode(True), tm.set_random_device_seed(0); "
@@ -449,8 +507,8 @@ def main() -> None:
             "BirdView, embedded server: server-side TM), background_activity.n_vehicles "
             "varied, seeded random actions, reset on episode end",
             "timed_env_steps": args.env_steps,
-            "hang_rule": f"no progress for {args.stall_timeout} s ({args.setup_timeout} s "
-            f"before the first {PROGRESS_EVERY} ticks); up to {args.attempts} attempts per run",
+            "hang_rule": f"no {PROGRESS_EVERY} ticks done in {args.stall_timeout} s (set-up: "
+            f"{args.setup_timeout} s); up to {args.attempts} attempts per run",
         },
         "ratios": ratios,
         "sync_ticks_per_s": ticks,
