@@ -63,6 +63,9 @@ class CarlaEnv(gymnasium.Env):
 
         A ``seed`` seeds the hero's spawn choice, the NPC spawns and the Traffic Manager;
         with a seed the NPCs are respawned too, so the same seed gives the same episode.
+        A lost server (a step raised ``ServerLostError``, or this reset finds it dead) is
+        restarted here, NPCs and Traffic Manager included; a ``CarlaServerError`` comes only
+        if the fresh one fails too.
         """
         super().reset(seed=seed)
         self._closed = False
