@@ -39,6 +39,7 @@ TIME_HEADWAY = 0.8  # [s] extra gap per m/s of own speed
 SPEED_GAIN = 1.5  # [1/s] acceleration per m/s of speed error
 MIN_LOOK_AHEAD = 1.5  # [m] pure-pursuit correction distance at low speed
 MAX_LOOK_AHEAD = 4.0  # [m]
+WIDE_VEHICLE_CLEARANCE = 0.3  # [m] kept from the lane's inner edge by oversized vehicles
 STEER_LAG = 0.15  # [s] the wheels' time to full lock: the curvature that far ahead is used
 LOOK_AHEAD_TIME = 0.3  # [s]
 HOLD_SPEED = 0.3  # [m/s] below this with a stop target, the brake is held
@@ -50,12 +51,21 @@ DECISIONS_PER_TICK_SHARE = 8  # each vehicle reconsiders lane changes every 8th 
 CLAIM_TIME = 1.5  # [s] of driving ahead a vehicle claims inside junctions
 MAX_CLAIM = 15.0  # [m]
 CREEP_SPEED = 0.5  # [m/s] below this a vehicle counts as waiting; one freed creeps at 4x
+WALKER_RADIUS = 0.4  # [m]
 QUEUE_SPEED = 2.0  # [m/s] a leader this slow just beyond a junction counts as a queue
 STALL_SPEED = 0.3  # [m/s] a vehicle asked to drive but slower than this is stalled...
 STALL_TIME = 3.0  # [s] ...and after this long backs off:
 REVERSE_TIME = 1.5  # [s] reversing
 REVERSE_THROTTLE = 0.4
 REVERSE_ROOM = 2.0  # [m] free behind it
+BUMPER_RANGE = 4.0  # [m] ahead of the box, where another box stops the vehicle
+BUMPER_SIDE_MARGIN = 0.2  # [m] lateral clearance a box must leave to be passed
+BUMPER_MARGIN = 0.7  # [m] kept to it
+STANDOFF_TIME = 4.0  # [s] two vehicles waiting for each other this long: one backs off
+IDLE_SPEED = 0.8  # [m/s] CARLA's VehicleRemoval thresholds
+IDLE_LIMIT = 90.0  # [s]
+RED_LIGHT_IDLE_LIMIT = 180.0  # [s]
+REMOVAL_INTERVAL = 10.0  # [s]
 PLAN_PERIOD = 0.2  # [s] of simulation between two plans (controls hold in between)
 #: carla.VehicleLightState bits the Traffic Manager drives.
 LIGHT_POSITION, LIGHT_BRAKE, LIGHT_RIGHT, LIGHT_LEFT = 0x1, 0x8, 0x10, 0x20
@@ -86,6 +96,8 @@ class TrafficManager:
         self._row_state: dict[str, np.ndarray] = {}
         self._obstacles_key: tuple[int, ...] = ()
         self._creeping = np.zeros(0, dtype=bool)
+        self._since_removal = 0.0
+        self._red_stop = np.zeros(0)
         self._obstacles_fixed: _Obstacles | None = None
 
     # -- registration and settings (RPC side) ----------------------------------------------
@@ -150,10 +162,13 @@ class TrafficManager:
         changed = layout_version != self._layout_version or self._registration_changed
         return bool(self.registered) and (changed or self._since_plan >= PLAN_PERIOD - 1e-9)
 
-    def step(self, scene: TrafficScene, layout_version: int) -> None:
+    def step(self, scene: TrafficScene, layout_version: int) -> list[int]:
         """Plan and apply controls for every registered vehicle of ``scene``.
 
         Between plans the controls hold (they are sticky in the vehicle physics).
+
+        Returns:
+            Actor ids of stuck vehicles the world should destroy (see ``_stuck_vehicle``).
         """
         self._layout_version = layout_version
         self._registration_changed = False
@@ -163,7 +178,7 @@ class TrafficManager:
             self.unregister([i for i in self.registered if i not in scene.bodies])
         if not live:
             self._ids = []
-            return
+            return []
         self._tick += 1
         self._sync_rows(scene, live)
         paths = self._paths
@@ -189,15 +204,20 @@ class TrafficManager:
         d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
         dist = d0[:, None] + g.spacing * np.arange(HORIZON)[None, :]
         target_speed = self._target_speed(scene, path, dist, cols, speed, hits, hit_speed)
+        bumper_speed, bumper_obstacle = self._bumper(scene, pose)
+        binding = bumper_speed < target_speed
+        target_speed = np.minimum(target_speed, bumper_speed)
+        blocker = np.where(binding, bumper_obstacle, hit_obstacle)
         target_speed[~paths.planned] = 0.0
         steer = self._steering(g, path, d0, px, py, pyaw, speed, cols)
         throttle, brake = self._pedals(speed, target_speed)
         controls = np.zeros((len(live), 7))
         controls[:, 0], controls[:, 1], controls[:, 2] = throttle, steer, brake
-        self._back_off_when_wedged(scene, controls, target_speed, speed, dt)
-        fleet.set_controls(slots, controls)
+        self._back_off_when_wedged(scene, controls, target_speed, speed, blocker, dt)
         if cols["update_lights"].any():
-            self._update_lights(scene, brake, hit_obstacle)
+            self._update_lights(scene, controls[:, 2])
+        fleet.set_controls(slots, controls)
+        return self._stuck_vehicle(scene, speed, dt)
 
     # -- rows ------------------------------------------------------------------------------
     def _sync_rows(self, scene: TrafficScene, live: list[int]) -> None:
@@ -219,7 +239,8 @@ class TrafficManager:
             self._ids = kept_ids + fresh
             previous = self._row_state
             self._row_state = self._body_columns(scene, self._ids)
-            for name in ("cooldown", "run_light", "light_seen", "stalled", "reversing"):
+            for name in ("cooldown", "run_light", "light_seen", "stalled", "reversing",
+                         "standoff", "idle"):  # fmt: skip
                 if name in previous:
                     self._row_state[name][: len(keep)] = previous[name][keep]
             self._columns_version = -1
@@ -244,8 +265,12 @@ class TrafficManager:
             "brake_decel": np.array([b.params.max_brake_decel for b in bodies]),
             "max_speed": np.array([b.params.max_speed for b in bodies]),
             "half_length": np.array([b.half_length for b in bodies]),
+            "half_width": np.array([b.half_width for b in bodies]),
             "cooldown": np.zeros(n),
             "stalled": np.zeros(n),
+            "standoff": np.zeros(n),
+            "idle": np.zeros(n),
+            "hero": np.array([b.is_hero for b in bodies], dtype=bool),
             "reversing": np.zeros(n),
             "run_light": np.zeros(n, dtype=bool),
             "light_seen": np.full(n, -1, dtype=np.int64),
@@ -304,6 +329,12 @@ class TrafficManager:
         in_junction = g.junction[path] >= 0
         claim = in_junction & (dist > 0.0)
         claim &= dist <= np.minimum(speed * CLAIM_TIME, MAX_CLAIM)[:, None]
+        # A vehicle inside a junction reserves the rest of its way through it.
+        inside = in_junction[:, 0] | in_junction[:, 1]
+        if inside.any():
+            columns = np.arange(path.shape[1])[None, :]
+            leave = np.argmax(~in_junction & (columns > 1), axis=1)
+            claim |= inside[:, None] & in_junction & (columns < leave[:, None])
         claimed = path[claim]
         claimer = fixed.own_grid[claim]
         # Centre, bumpers and corners (inset): a wide or turning vehicle that reaches into
@@ -317,8 +348,10 @@ class TrafficManager:
         on_lane = where >= 0
         table = g.conflict_table()
         occupancy = np.full(len(g) + 1, -1, dtype=np.int64)
-        # Claims first, bodies drawn over them; each mark also covers crossing lanes.
-        occupancy[table[claimed]] = claimer[:, None]
+        # Claims first, bodies drawn over them. A claim marks only the crossing and merging
+        # lanes (column 0 of the table is the waypoint itself): traffic ahead on the
+        # claimer's own lane is not waiting for it.
+        occupancy[table[claimed][:, 1:]] = claimer[:, None]
         body_marks = table[where[on_lane]]
         occupancy[body_marks] = owner[on_lane][:, None]
         is_body = np.zeros(len(g) + 1, dtype=bool)
@@ -328,6 +361,13 @@ class TrafficManager:
         obstacle_is_walker = fixed.is_walker
         seen = occupancy[path[:, 1:]]  # waypoint 0 is alongside or behind
         blocking = (seen >= 0) & (seen != own[:, None])
+        # A claim made by a vehicle behind us is not ours to wait for (it follows us).
+        claims = blocking & ~is_body[path[:, 1:]]
+        if claims.any():
+            claimer_at = np.where(claims, seen, own[:, None])
+            ahead = (vx[claimer_at] - vx[own][:, None]) * hx[own][:, None]
+            ahead += (vy[claimer_at] - vy[own][:, None]) * hy[own][:, None]
+            blocking &= ~(claims & (ahead < 0.0))
         blocking = self._apply_ignores(scene, cols, seen, blocking, obstacle_is_walker)
         any_hit = blocking.any(axis=1)
         first = np.where(any_hit, np.argmax(blocking, axis=1) + 1, HORIZON)
@@ -494,6 +534,7 @@ class TrafficManager:
             end_dist = dist[np.arange(len(path)), np.argmax(ends, axis=1)]
             target = np.minimum(target, _stop_speed(end_dist - st["half_length"], has_end))
         stop = self._light_stops(scene, path, dist, speed)
+        self._red_stop = stop
         target = np.minimum(target, _stop_speed(stop, np.isfinite(stop)))
         # The obstacle ahead: brake to its speed, keeping the distance to the leader.
         has_hit = hits < HORIZON
@@ -507,6 +548,42 @@ class TrafficManager:
             target = np.where(self._creeping, np.minimum(target, 4.0 * CREEP_SPEED), target)
         return np.minimum(target, self._keep_junction_clear(g, path, dist, hits, hit_speed))
 
+    def _bumper(self, scene: TrafficScene, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Speed that stops short of any body right in front of the vehicle's own box, and
+        that body (-1: none).
+
+        Lanes say nothing about a wide bus overhanging the opposite lane or a car spun
+        round in a crash; this check looks at the boxes themselves, just ahead.
+        """
+        st = self._row_state
+        fleet = scene.fleet
+        others = fleet.pose[scene.vehicle_slots]
+        ox = np.concatenate([others[:, 0], scene.walker_xy[:, 0]])
+        oy = np.concatenate([others[:, 1], scene.walker_xy[:, 1]])
+        oyaw = np.concatenate([others[:, 4], np.zeros(len(scene.walker_xy))])
+        fixed = self._obstacles_fixed
+        assert fixed is not None
+        rad = np.radians(pose[:, 4])[:, None]
+        c, s = np.cos(rad), np.sin(rad)
+        dx, dy = ox[None, :] - pose[:, 0, None], oy[None, :] - pose[:, 1, None]
+        forward, lateral = dx * c + dy * s, dy * c - dx * s
+        rel = np.radians(oyaw[None, :]) - rad
+        rc, rs = np.abs(np.cos(rel)), np.abs(np.sin(rel))
+        half_l, half_w = fixed.obstacle_half_length, fixed.obstacle_half_width
+        reach_along = rc * half_l + rs * half_w
+        reach_across = rs * half_l + rc * half_w
+        gap = forward - st["half_length"][:, None] - reach_along
+        side_gap = np.abs(lateral) - st["half_width"][:, None] - reach_across
+        ahead = (side_gap < BUMPER_SIDE_MARGIN) & (gap > -0.5) & (gap < BUMPER_RANGE)
+        ahead[np.arange(len(pose)), fixed.own] = False
+        if not ahead.any():
+            return np.full(len(pose), np.inf), np.full(len(pose), -1, dtype=np.int64)
+        gaps = np.where(ahead, gap, np.inf)
+        closest = np.argmin(gaps, axis=1)
+        nearest = gaps[np.arange(len(pose)), closest]
+        found = np.isfinite(nearest)
+        return _stop_speed(nearest - BUMPER_MARGIN, found), np.where(found, closest, -1)
+
     def _keep_junction_clear(
         self,
         g: LaneGraph,
@@ -515,10 +592,12 @@ class TrafficManager:
         hits: np.ndarray,
         hit_speed: np.ndarray,
     ) -> np.ndarray:
-        """Speed that stops before a junction whose exit is blocked by a stopped queue.
+        """Speed that stops before a junction unless the way through it is clear.
 
-        A vehicle that entered anyway would stand inside the junction and lock the
-        crossing traffic: the classic gridlock.
+        Anything standing or crossing on the path through the junction, or a stopped queue
+        just beyond its exit, keeps the vehicle at the entry: one that entered anyway would
+        stand inside the junction and lock the crossing traffic, the classic gridlock.
+        Vehicles moving on ahead through the junction are simply followed.
         """
         st = self._row_state
         in_junction = g.junction[path] >= 0
@@ -529,7 +608,7 @@ class TrafficManager:
         columns = np.arange(HORIZON)[None, :]
         leave = np.argmax(~in_junction & (columns > enter[:, None]), axis=1)
         room = np.ceil((2.0 * st["half_length"] + 2.0) / g.spacing).astype(np.int64)
-        blocked = approaching & (leave > enter) & (hits >= leave) & (hits <= leave + room)
+        blocked = approaching & (leave > enter) & (hits >= enter) & (hits <= leave + room)
         blocked &= hit_speed < QUEUE_SPEED
         stop = dist[np.arange(len(path)), enter] - 0.5 * g.spacing - st["half_length"]
         return _stop_speed(stop, blocked)
@@ -559,7 +638,11 @@ class TrafficManager:
         arc = -d0
         bend = g.signed_curvature[w0]
         dx, dy = px - g.x[w0], py - g.y[w0]
-        lateral = dy * g.hx[w0] - dx * g.hy[w0] - 0.5 * bend * arc**2 - cols["lane_offset"]
+        # A vehicle wider than its lane keeps to the kerb side rather than overhang the
+        # oncoming lane (CARLA's towns are right-hand traffic, so that is right).
+        overhang = np.maximum(st["half_width"] - 0.5 * g.width[w0] + WIDE_VEHICLE_CLEARANCE, 0.0)
+        offset = cols["lane_offset"] + overhang
+        lateral = dy * g.hx[w0] - dx * g.hy[w0] - 0.5 * bend * arc**2 - offset
         ref_yaw = g.yaw[w0] + np.degrees(bend * arc)
         heading = np.radians((pyaw - ref_yaw + 180.0) % 360.0 - 180.0)
         look = np.clip(LOOK_AHEAD_TIME * np.abs(speed) + MIN_LOOK_AHEAD, 0.0, MAX_LOOK_AHEAD)
@@ -588,13 +671,32 @@ class TrafficManager:
         controls: np.ndarray,
         target: np.ndarray,
         speed: np.ndarray,
+        blocker: np.ndarray,
         dt: float,
     ) -> None:
-        """A vehicle that wants to drive but cannot move (pressed against another after a
-        crash, nose to nose in a junction) reverses a little, if there is room behind."""
+        """Reverse a little, if there is room behind, when a vehicle is wedged.
+
+        Wedged: it wants to drive but cannot move (pressed against another after a crash),
+        or it belongs to a ring of stopped vehicles each waiting for the next (nose to nose
+        in a junction, a bus overhanging the oncoming lane) that has lasted
+        ``STANDOFF_TIME``; then the ring's highest id with room behind backs off.
+        """
         st = self._row_state
         reversing = st["reversing"] > 0.0
-        stalled = (target > 1.0) & (np.abs(speed) < STALL_SPEED) & ~reversing
+        still = (np.abs(speed) < STALL_SPEED) & ~reversing
+        stalled = still & (target > 1.0)
+        in_ring = np.zeros(len(still), dtype=bool)
+        for ring in self._waiting_rings(scene, still, blocker):
+            in_ring[ring] = True
+            if max(st["standoff"][ring]) + dt <= STANDOFF_TIME:
+                continue
+            for row in sorted(ring, key=lambda r: -self._ids[r]):
+                if self._room_behind(scene, row):
+                    st["reversing"][row] = REVERSE_TIME
+                    break
+            st["standoff"][ring] = 0.0
+            in_ring[ring] = False
+        st["standoff"] = np.where(in_ring, st["standoff"] + dt, 0.0)
         st["stalled"] = np.where(stalled, st["stalled"] + dt, 0.0)
         for row in np.flatnonzero(st["stalled"] > STALL_TIME).tolist():
             st["stalled"][row] = 0.0
@@ -604,6 +706,50 @@ class TrafficManager:
         if reversing.any():
             controls[reversing] = (REVERSE_THROTTLE, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
             st["reversing"] = np.maximum(st["reversing"] - dt, 0.0)
+
+    def _waiting_rings(
+        self, scene: TrafficScene, still: np.ndarray, blocker: np.ndarray
+    ) -> list[list[int]]:
+        """Cycles of the "stopped and waiting for" relation among our vehicles (rows)."""
+        fixed = self._obstacles_fixed
+        n_veh = len(scene.vehicle_ids)
+        if fixed is None or len(fixed.own) != len(blocker) or np.count_nonzero(still) < 2:
+            return []
+        row_of = {int(o): row for row, o in enumerate(fixed.own.tolist())}
+        waits_for = {
+            row: row_of[int(blocker[row])]
+            for row in np.flatnonzero(still & (blocker >= 0) & (blocker < n_veh)).tolist()
+            if int(blocker[row]) in row_of
+        }
+        rings: list[list[int]] = []
+        done: set[int] = set()
+        for start in waits_for:
+            trail: list[int] = []
+            row: int | None = start
+            while row is not None and row not in done and row not in trail:
+                trail.append(row)
+                row = waits_for.get(row)
+            if row is not None and row in trail:
+                rings.append(trail[trail.index(row) :])
+            done.update(trail)
+        return rings
+
+    def _stuck_vehicle(self, scene: TrafficScene, speed: np.ndarray, dt: float) -> list[int]:
+        """CARLA's vehicle removal: a vehicle idle (below 0.8 m/s) for 90 s, or 180 s in
+        front of a red light, is stuck; the longest-idle stuck one is destroyed, at most one
+        every 10 s, never a hero. Returns the actor ids to destroy."""
+        st = self._row_state
+        st["idle"] = np.where(np.abs(speed) < IDLE_SPEED, st["idle"] + dt, 0.0)
+        self._since_removal += dt
+        limit = np.where(np.isfinite(self._red_stop), RED_LIGHT_IDLE_LIMIT, IDLE_LIMIT)
+        stuck = (st["idle"] >= limit) & ~st["hero"]
+        if not stuck.any() or self._since_removal < REMOVAL_INTERVAL:
+            return []
+        row = int(np.argmax(np.where(stuck, st["idle"], -1.0)))
+        self._since_removal = 0.0
+        log.info("Traffic Manager %d: vehicle %d stuck for %.0f s, destroyed (as CARLA's TM does)",
+                 self.port, self._ids[row], st["idle"][row])  # fmt: skip
+        return [self._ids[row]]
 
     def _room_behind(self, scene: TrafficScene, row: int) -> bool:
         st = self._row_state
@@ -711,7 +857,7 @@ class TrafficManager:
         return not np.any(near)
 
     # -- vehicle lights --------------------------------------------------------------------
-    def _update_lights(self, scene: TrafficScene, brake: np.ndarray, hit: np.ndarray) -> None:
+    def _update_lights(self, scene: TrafficScene, brake: np.ndarray) -> None:
         paths = self._paths
         assert paths is not None
         cols = self._columns
@@ -750,6 +896,12 @@ class _Obstacles:
             [np.tile(np.arange(n_veh), len(self.ALONG)), n_veh + np.arange(n_walkers)]
         )
         self.walker_zeros = np.zeros(n_walkers)
+        self.obstacle_half_length = np.concatenate(
+            [scene.vehicle_half_length, np.full(n_walkers, WALKER_RADIUS)]
+        )
+        self.obstacle_half_width = np.concatenate(
+            [scene.vehicle_half_width, np.full(n_walkers, WALKER_RADIUS)]
+        )
         self.is_walker = np.concatenate([np.zeros(n_veh, bool), np.ones(n_walkers, bool)])
 
 

@@ -23,6 +23,7 @@ class VehicleBody:
     params: VehicleParams
     half_length: float
     half_width: float
+    is_hero: bool = False
 
 
 @dataclass(slots=True)

@@ -73,6 +73,7 @@ class World:
         self.vehicle_light_flags: dict[int, int] = {}
         #: Server-side Traffic Managers by port; they outlive episodes, like CARLA's.
         self.traffic_managers: dict[int, TrafficManager] = {}
+        self._stuck_vehicles: list[int] = []
         self.road_map: RoadMap = self._read_map(map_name)
         self.collisions = CollisionSystem(self.road_map)
         self.spectator: Actor = self._new_episode()
@@ -375,6 +376,9 @@ class World:
                 messages.append(
                     SensorMessage(sensor.stream_id, sensor, self.transform_of(sensor), event)
                 )
+        for actor_id in self._stuck_vehicles:
+            self.destroy(actor_id)
+        self._stuck_vehicles = []
         return TickResult(snapshot, messages)
 
     # -- traffic manager ------------------------------------------------------------------
@@ -388,12 +392,13 @@ class World:
         return manager
 
     def _drive_traffic(self, layout: _Layout, dt: float) -> None:
+        """Let the Traffic Managers plan; vehicles they find stuck go after this tick."""
         managers = [m for m in self.traffic_managers.values() if m.due(dt, layout.version)]
         if not managers:
             return
         scene = layout.traffic_scene(self)
         for manager in managers:
-            manager.step(scene, layout.version)
+            self._stuck_vehicles += manager.step(scene, layout.version)
 
 
 _MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
@@ -451,7 +456,10 @@ class _Layout:
                 box = actor.bounding_box
                 params = actor.blueprint.vehicle_params
                 assert params is not None, actor.type_id
-                bodies[actor.id] = VehicleBody(actor.slot, params, box.extent.x, box.extent.y)
+                hero = actor.attributes.get("role_name") == "hero"
+                bodies[actor.id] = VehicleBody(
+                    actor.slot, params, box.extent.x, box.extent.y, is_hero=hero
+                )
             self._traffic = (
                 world.road_map,
                 bodies,
