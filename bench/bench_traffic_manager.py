@@ -11,9 +11,11 @@ Prints JSON; ``--out`` also writes it to a file.
 Every measurement runs in a child process against a fresh server. A child reports progress
 every 100 ticks; one that makes no progress for ``--stall-timeout`` seconds is killed and
 reported as a hang (CARLA's client-side TM can block for good at high tick rates: a lost
-wake-up in its synchronous mode), then retried up to ``--attempts`` times. Configurations are
-measured in ``--rounds`` interleaved rounds; rates are medians over the rounds and ratios are
-taken between medians of the same run (the machine is shared: compare ratios, not rates).
+wake-up in its synchronous mode), then retried up to ``--attempts`` times; a hang records
+whether the server still answers and the tick rate before it. Configurations are measured in
+``--rounds`` interleaved rounds (the client-side TM in the first ``--client-tm-rounds`` only);
+rates are medians over the rounds and ratios are taken between medians of the same run (the
+machine is shared: compare ratios, not rates).
 
 Usage: .venv/bin/python bench/bench_traffic_manager.py [--ticks 2000] [--rounds 5]
        [--out bench/results/traffic_manager.json]
