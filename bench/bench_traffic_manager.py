@@ -215,13 +215,20 @@ def child_main(spec: dict[str, Any]) -> None:
 
 # -- parent -----------------------------------------------------------------------------------
 def git_head() -> str:
+    """HEAD, with "+modified" when carla_lite/ or rllib_integration/ differ from it."""
     try:
-        done = subprocess.run(
+        head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "carla_lite", "rllib_integration"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     except OSError:
         return "unknown"
-    return done.stdout.strip() or "unknown"
+    return (head or "unknown") + ("+modified" if dirty else "")
 
 
 def start_server(port: int, client_side_tm: bool, log: Path) -> subprocess.Popen[str]:
@@ -463,6 +470,7 @@ def main() -> None:
         }
     env_configs = {f"carla_env_{n}_npcs": {"kind": "env", "npcs": n} for n in args.env_npcs}
     started = time.perf_counter()
+    commit = git_head()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in [*configs, *env_configs]}
     with tempfile.TemporaryDirectory(prefix="bench_tm_") as tmp:
         work = Path(tmp)
@@ -493,7 +501,8 @@ def main() -> None:
             ratios[f"{num}_over_{den}"] = ratio(ticks, num, den, "ticks_per_s")
     results = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "commit": git_head(),
+        "commit_at_start": commit,
+        "commit_at_end": git_head(),
         "setup": {
             "town": TOWN,
             "fixed_delta_seconds": DT,
