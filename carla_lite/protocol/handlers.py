@@ -409,6 +409,9 @@ class RpcHandlers:
         return wt.ok([[actor_id, flags] for actor_id, flags in self.world.vehicle_light_states()])
 
     def rpc_set_vehicle_light_state(self, actor_id: Any, flags: Any) -> Any:
+        # The client sends rpc::VehicleLightState, a one-field record: [flags].
+        if isinstance(flags, list) and len(flags) == 1:
+            flags = flags[0]
         return self._void(
             lambda: self.world.set_vehicle_light_state(
                 _int(actor_id, "actor id"), _int(flags, "light flags")
@@ -447,7 +450,8 @@ class RpcHandlers:
 
     def rpc_get_vehicle_light_state(self, actor_id: Any) -> Any:
         actor = self._actor(actor_id)
-        return wt.ok(self.world.vehicle_light_flags.get(actor.id, 0))
+        # rpc::VehicleLightState is a one-field record: [flags].
+        return wt.ok([self.world.vehicle_light_flags.get(actor.id, 0)])
 
     def rpc_set_ignored_vehicles(self, stream_id: Any, ids: Any) -> Any:
         return self._void(lambda: self._sensor_by_stream(stream_id))

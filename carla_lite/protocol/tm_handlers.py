@@ -24,8 +24,11 @@ from carla_lite.world.world import World
 
 log = logging.getLogger(__name__)
 
-#: 0.9.16 spells some setters differently from earlier clients; both are served.
+#: The 0.9.16 client sends these three under other names than CARLA's own TM server binds
+#: (so they fail against a real remote TM); carla_lite serves both spellings, and the
+#: older keep-right names too.
 ALIASES = {
+    "keep_slow_lane_rule_percentage": "set_percentage_keep_slow_lane_rule",
     "set_percentage_keep_right_rule": "set_percentage_keep_slow_lane_rule",
     "keep_right_rule_percentage": "set_percentage_keep_slow_lane_rule",
     "random_left_lanechange_percentage": "set_percentage_random_left_lanechange",

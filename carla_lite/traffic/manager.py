@@ -34,9 +34,10 @@ log = logging.getLogger(__name__)
 
 COMFORT_DECEL = 3.5  # [m/s^2] planned braking for lights, curves and traffic
 YELLOW_DECEL = 3.0  # [m/s^2] stop at a yellow light only if this suffices
-STOP_LINE_OVERRUN = 0.5  # [m] past the stop line a red light no longer holds a vehicle
+STOP_LINE_OVERRUN = 1.5  # [m] past the stop line a red light no longer holds a vehicle
 TIME_HEADWAY = 0.8  # [s] extra gap per m/s of own speed
 SPEED_GAIN = 1.5  # [1/s] acceleration per m/s of speed error
+BRAKE_GAIN = 3.0  # [1/s] deceleration per m/s of speed above the target
 MIN_LOOK_AHEAD = 1.5  # [m] pure-pursuit correction distance at low speed
 MAX_LOOK_AHEAD = 4.0  # [m]
 WIDE_VEHICLE_CLEARANCE = 0.3  # [m] kept from the lane's inner edge by oversized vehicles
@@ -97,6 +98,7 @@ class TrafficManager:
         self._obstacles_key: tuple[int, ...] = ()
         self._creeping = np.zeros(0, dtype=bool)
         self._since_removal = 0.0
+        self._speed = np.zeros(0)
         self._red_stop = np.zeros(0)
         self._obstacles_fixed: _Obstacles | None = None
 
@@ -203,8 +205,9 @@ class TrafficManager:
         path, w0 = paths.path, paths.path[:, 0]
         d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
         dist = d0[:, None] + g.spacing * np.arange(HORIZON)[None, :]
+        self._speed = speed
         target_speed = self._target_speed(scene, path, dist, cols, speed, hits, hit_speed)
-        bumper_speed, bumper_obstacle = self._bumper(scene, pose)
+        bumper_speed, bumper_obstacle = self._bumper(scene, pose, speed)
         binding = bumper_speed < target_speed
         target_speed = np.minimum(target_speed, bumper_speed)
         blocker = np.where(binding, bumper_obstacle, hit_obstacle)
@@ -288,6 +291,9 @@ class TrafficManager:
         paths = self._paths
         assert paths is not None
         for actor_id, (route, empty) in list(self._pending_routes.items()):
+            if actor_id not in self.registered:
+                del self._pending_routes[actor_id]  # set for a vehicle this TM does not drive
+                continue
             if actor_id not in self._ids:
                 continue
             row = self._ids.index(actor_id)
@@ -532,15 +538,17 @@ class TrafficManager:
         if ends.any():
             has_end = ends.any(axis=1)
             end_dist = dist[np.arange(len(path)), np.argmax(ends, axis=1)]
-            target = np.minimum(target, _stop_speed(end_dist - st["half_length"], has_end))
+            end_room = end_dist - st["half_length"] - speed * PLAN_PERIOD
+            target = np.minimum(target, _stop_speed(end_room, has_end))
         stop = self._light_stops(scene, path, dist, speed)
         self._red_stop = stop
-        target = np.minimum(target, _stop_speed(stop, np.isfinite(stop)))
+        # The controls hold until the next plan: aim to stop that much sooner.
+        target = np.minimum(target, _stop_speed(stop - speed * PLAN_PERIOD, np.isfinite(stop)))
         # The obstacle ahead: brake to its speed, keeping the distance to the leader.
         has_hit = hits < HORIZON
         gap = dist[np.arange(len(path)), np.minimum(hits, HORIZON - 1)] - st["half_length"] - 1.5
         keep = cols["distance_to_leader"] + TIME_HEADWAY * np.maximum(speed, 0.0)
-        room = np.maximum(gap - keep, 0.0)
+        room = np.maximum(gap - keep - speed * PLAN_PERIOD, 0.0)
         follow = np.sqrt(np.maximum(hit_speed, 0.0) ** 2 + 2.0 * COMFORT_DECEL * room)
         follow = np.where(gap - cols["distance_to_leader"] <= 0.0, 0.0, follow)
         target = np.where(has_hit, np.minimum(target, follow), target)
@@ -548,7 +556,9 @@ class TrafficManager:
             target = np.where(self._creeping, np.minimum(target, 4.0 * CREEP_SPEED), target)
         return np.minimum(target, self._keep_junction_clear(g, path, dist, hits, hit_speed))
 
-    def _bumper(self, scene: TrafficScene, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _bumper(
+        self, scene: TrafficScene, pose: np.ndarray, speed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Speed that stops short of any body right in front of the vehicle's own box, and
         that body (-1: none).
 
@@ -582,7 +592,8 @@ class TrafficManager:
         closest = np.argmin(gaps, axis=1)
         nearest = gaps[np.arange(len(pose)), closest]
         found = np.isfinite(nearest)
-        return _stop_speed(nearest - BUMPER_MARGIN, found), np.where(found, closest, -1)
+        room = nearest - BUMPER_MARGIN - np.maximum(speed, 0.0) * PLAN_PERIOD
+        return _stop_speed(room, found), np.where(found, closest, -1)
 
     def _keep_junction_clear(
         self,
@@ -611,7 +622,7 @@ class TrafficManager:
         blocked = approaching & (leave > enter) & (hits >= enter) & (hits <= leave + room)
         blocked &= hit_speed < QUEUE_SPEED
         stop = dist[np.arange(len(path)), enter] - 0.5 * g.spacing - st["half_length"]
-        return _stop_speed(stop, blocked)
+        return _stop_speed(stop - self._speed * PLAN_PERIOD, blocked)
 
     def _steering(
         self,
@@ -656,7 +667,9 @@ class TrafficManager:
 
     def _pedals(self, speed: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         st = self._row_state
-        accel = np.clip(SPEED_GAIN * (target - speed), -st["brake_decel"], st["max_accel"])
+        error = target - speed
+        gain = np.where(error < 0.0, BRAKE_GAIN, SPEED_GAIN)
+        accel = np.clip(gain * error, -st["brake_decel"], st["max_accel"])
         throttle = np.clip(accel / st["max_accel"] + 0.05 * (target > HOLD_SPEED), 0.0, 1.0)
         brake = np.clip(-accel / st["brake_decel"], 0.0, 1.0)
         brake = np.where(accel < -0.2, brake, 0.0)
@@ -747,6 +760,7 @@ class TrafficManager:
             return []
         row = int(np.argmax(np.where(stuck, st["idle"], -1.0)))
         self._since_removal = 0.0
+        self._speed = np.zeros(0)
         log.info("Traffic Manager %d: vehicle %d stuck for %.0f s, destroyed (as CARLA's TM does)",
                  self.port, self._ids[row], st["idle"][row])  # fmt: skip
         return [self._ids[row]]
