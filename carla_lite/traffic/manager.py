@@ -28,6 +28,7 @@ import numpy as np
 from carla_lite.maps.lane_graph import LaneGraph
 from carla_lite.traffic.parameters import TrafficParameters
 from carla_lite.traffic.paths import HORIZON, LANE_FOLLOW, LEFT, RIGHT, PathBuffer, Route
+from carla_lite.traffic.rings import ring_labels
 from carla_lite.traffic.scene import TrafficScene
 
 log = logging.getLogger(__name__)
@@ -392,31 +393,28 @@ class TrafficManager:
         self, scene: TrafficScene, own: np.ndarray, speed: np.ndarray, hit_obstacle: np.ndarray
     ) -> np.ndarray:
         """Three or more stopped vehicles each waiting for the next: the lowest id creeps on."""
-        n_veh = len(scene.vehicle_ids)
-        waiting = (np.abs(speed) < CREEP_SPEED) & (hit_obstacle >= 0) & (hit_obstacle < n_veh)
-        if np.count_nonzero(waiting) < 3:
+        waiting = np.abs(speed) < CREEP_SPEED
+        waits_for = self._waiting_rows(scene, waiting, hit_obstacle)
+        if np.count_nonzero(waits_for >= 0) < 3:
             self._creeping = np.zeros(len(own), dtype=bool)
             return hit_obstacle
-        row_of = {int(o): row for row, o in enumerate(own.tolist())}
-        waits_for = {
-            row: row_of[int(hit_obstacle[row])]
-            for row in np.flatnonzero(waiting).tolist()
-            if int(hit_obstacle[row]) in row_of
-        }
-        creeping = np.zeros(len(own), dtype=bool)
-        done: set[int] = set()
-        for start in waits_for:
-            trail: list[int] = []
-            row: int | None = start
-            while row is not None and row not in done and row not in trail:
-                trail.append(row)
-                row = waits_for.get(row)
-            if row is not None and row in trail:  # a cycle: trail[index:]
-                cycle = trail[trail.index(row) :]
-                creeping[min(cycle, key=lambda r: self._ids[r])] = True
-            done.update(trail)
-        self._creeping = creeping
-        return np.where(creeping, -1, hit_obstacle)
+        ids = np.asarray(self._ids)
+        label = ring_labels(waits_for, ids)
+        self._creeping = (label >= 0) & (label == ids)
+        return np.where(self._creeping, -1, hit_obstacle)
+
+    def _waiting_rows(
+        self, scene: TrafficScene, waiting: np.ndarray, obstacle: np.ndarray
+    ) -> np.ndarray:
+        """Row of our vehicle each waiting row waits for (-1: none, or not one of ours)."""
+        fixed = self._obstacles_fixed
+        n_veh = len(scene.vehicle_ids)
+        if fixed is None or len(fixed.own) != len(obstacle):
+            return np.full(len(obstacle), -1, dtype=np.int64)
+        row_of = np.full(n_veh + 1, -1, dtype=np.int64)
+        row_of[fixed.own] = np.arange(len(fixed.own))
+        target = row_of[np.where((obstacle >= 0) & (obstacle < n_veh), obstacle, n_veh)]
+        return np.where(waiting, target, -1)
 
     def _obstacle_layout(self, scene: TrafficScene, n_walkers: int, width: int) -> _Obstacles:
         """Index arrays of the obstacle marks, rebuilt only when the actors change."""
@@ -566,34 +564,47 @@ class TrafficManager:
         round in a crash; this check looks at the boxes themselves, just ahead.
         """
         st = self._row_state
-        fleet = scene.fleet
-        others = fleet.pose[scene.vehicle_slots]
-        ox = np.concatenate([others[:, 0], scene.walker_xy[:, 0]])
-        oy = np.concatenate([others[:, 1], scene.walker_xy[:, 1]])
-        oyaw = np.concatenate([others[:, 4], np.zeros(len(scene.walker_xy))])
         fixed = self._obstacles_fixed
         assert fixed is not None
-        rad = np.radians(pose[:, 4])[:, None]
+        others = scene.fleet.pose[scene.vehicle_slots]
+        ox = np.concatenate([others[:, 0], scene.walker_xy[:, 0]])
+        oy = np.concatenate([others[:, 1], scene.walker_xy[:, 1]])
+        oyaw = np.concatenate([others[:, 4], fixed.walker_zeros])
+        n = len(pose)
+        none = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        # Broad phase on centre distance, then the exact test on the few close pairs.
+        dx = ox[None, :] - pose[:, 0, None]
+        dy = oy[None, :] - pose[:, 1, None]
+        reach = st["half_length"][:, None] + fixed.obstacle_radius[None, :] + BUMPER_RANGE
+        close = dx * dx + dy * dy < reach * reach
+        close[np.arange(n), fixed.own] = False
+        row, other = np.nonzero(close)
+        if not len(row):
+            return none
+        dx, dy = dx[row, other], dy[row, other]
+        rad = np.radians(pose[row, 4])
         c, s = np.cos(rad), np.sin(rad)
-        dx, dy = ox[None, :] - pose[:, 0, None], oy[None, :] - pose[:, 1, None]
         forward, lateral = dx * c + dy * s, dy * c - dx * s
-        rel = np.radians(oyaw[None, :]) - rad
+        rel = np.radians(oyaw[other]) - rad
         rc, rs = np.abs(np.cos(rel)), np.abs(np.sin(rel))
-        half_l, half_w = fixed.obstacle_half_length, fixed.obstacle_half_width
-        reach_along = rc * half_l + rs * half_w
-        reach_across = rs * half_l + rc * half_w
-        gap = forward - st["half_length"][:, None] - reach_along
-        side_gap = np.abs(lateral) - st["half_width"][:, None] - reach_across
+        half_l, half_w = fixed.obstacle_half_length[other], fixed.obstacle_half_width[other]
+        gap = forward - st["half_length"][row] - (rc * half_l + rs * half_w)
+        side_gap = np.abs(lateral) - st["half_width"][row] - (rs * half_l + rc * half_w)
         ahead = (side_gap < BUMPER_SIDE_MARGIN) & (gap > -0.5) & (gap < BUMPER_RANGE)
-        ahead[np.arange(len(pose)), fixed.own] = False
         if not ahead.any():
-            return np.full(len(pose), np.inf), np.full(len(pose), -1, dtype=np.int64)
-        gaps = np.where(ahead, gap, np.inf)
-        closest = np.argmin(gaps, axis=1)
-        nearest = gaps[np.arange(len(pose)), closest]
-        found = np.isfinite(nearest)
+            return none
+        row, other, gap = row[ahead], other[ahead], gap[ahead]
+        # Nearest per row: sort by gap, keep each row's first.
+        order = np.lexsort((gap, row))
+        row, other, gap = row[order], other[order], gap[order]
+        first = np.ones(len(row), dtype=bool)
+        first[1:] = row[1:] != row[:-1]
+        nearest, closest = none[0].copy(), none[1].copy()
+        nearest[row[first]] = gap[first]
+        closest[row[first]] = other[first]
+        found = closest >= 0
         room = nearest - BUMPER_MARGIN - np.maximum(speed, 0.0) * PLAN_PERIOD
-        return _stop_speed(room, found), np.where(found, closest, -1)
+        return _stop_speed(room, found), closest
 
     def _keep_junction_clear(
         self,
@@ -698,18 +709,17 @@ class TrafficManager:
         reversing = st["reversing"] > 0.0
         still = (np.abs(speed) < STALL_SPEED) & ~reversing
         stalled = still & (target > 1.0)
-        in_ring = np.zeros(len(still), dtype=bool)
-        for ring in self._waiting_rings(scene, still, blocker):
-            in_ring[ring] = True
-            if max(st["standoff"][ring]) + dt <= STANDOFF_TIME:
-                continue
-            for row in sorted(ring, key=lambda r: -self._ids[r]):
+        waits_for = self._waiting_rows(scene, still, blocker)
+        label = ring_labels(waits_for, np.asarray(self._ids))
+        in_ring = label >= 0
+        st["standoff"] = np.where(in_ring, st["standoff"] + dt, 0.0)
+        for ring_label in np.unique(label[in_ring & (st["standoff"] > STANDOFF_TIME)]).tolist():
+            ring = np.flatnonzero(label == ring_label)
+            for row in sorted(ring.tolist(), key=lambda r: -self._ids[r]):
                 if self._room_behind(scene, row):
                     st["reversing"][row] = REVERSE_TIME
                     break
             st["standoff"][ring] = 0.0
-            in_ring[ring] = False
-        st["standoff"] = np.where(in_ring, st["standoff"] + dt, 0.0)
         st["stalled"] = np.where(stalled, st["stalled"] + dt, 0.0)
         for row in np.flatnonzero(st["stalled"] > STALL_TIME).tolist():
             st["stalled"][row] = 0.0
@@ -719,33 +729,6 @@ class TrafficManager:
         if reversing.any():
             controls[reversing] = (REVERSE_THROTTLE, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
             st["reversing"] = np.maximum(st["reversing"] - dt, 0.0)
-
-    def _waiting_rings(
-        self, scene: TrafficScene, still: np.ndarray, blocker: np.ndarray
-    ) -> list[list[int]]:
-        """Cycles of the "stopped and waiting for" relation among our vehicles (rows)."""
-        fixed = self._obstacles_fixed
-        n_veh = len(scene.vehicle_ids)
-        if fixed is None or len(fixed.own) != len(blocker) or np.count_nonzero(still) < 2:
-            return []
-        row_of = {int(o): row for row, o in enumerate(fixed.own.tolist())}
-        waits_for = {
-            row: row_of[int(blocker[row])]
-            for row in np.flatnonzero(still & (blocker >= 0) & (blocker < n_veh)).tolist()
-            if int(blocker[row]) in row_of
-        }
-        rings: list[list[int]] = []
-        done: set[int] = set()
-        for start in waits_for:
-            trail: list[int] = []
-            row: int | None = start
-            while row is not None and row not in done and row not in trail:
-                trail.append(row)
-                row = waits_for.get(row)
-            if row is not None and row in trail:
-                rings.append(trail[trail.index(row) :])
-            done.update(trail)
-        return rings
 
     def _stuck_vehicle(self, scene: TrafficScene, speed: np.ndarray, dt: float) -> list[int]:
         """CARLA's vehicle removal: a vehicle idle (below 0.8 m/s) for 90 s, or 180 s in
@@ -916,6 +899,7 @@ class _Obstacles:
         self.obstacle_half_width = np.concatenate(
             [scene.vehicle_half_width, np.full(n_walkers, WALKER_RADIUS)]
         )
+        self.obstacle_radius = np.hypot(self.obstacle_half_length, self.obstacle_half_width)
         self.is_walker = np.concatenate([np.zeros(n_veh, bool), np.ones(n_walkers, bool)])
 
 
