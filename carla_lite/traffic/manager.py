@@ -68,7 +68,7 @@ IDLE_SPEED = 0.8  # [m/s] CARLA's VehicleRemoval thresholds
 IDLE_LIMIT = 90.0  # [s]
 RED_LIGHT_IDLE_LIMIT = 180.0  # [s]
 REMOVAL_INTERVAL = 10.0  # [s]
-PLAN_PERIOD = 0.2  # [s] of simulation between two plans (controls hold in between)
+PLAN_PERIOD = 0.25  # [s] of simulation between two plans (controls hold in between)
 #: carla.VehicleLightState bits the Traffic Manager drives.
 LIGHT_POSITION, LIGHT_BRAKE, LIGHT_RIGHT, LIGHT_LEFT = 0x1, 0x8, 0x10, 0x20
 
