@@ -19,9 +19,7 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,40 +31,13 @@ import carla
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.servers import free_port, start_server, stop_server  # noqa: E402
 from rllib_integration.sensors.bird_view import map_layer  # noqa: E402
 from rllib_integration.sensors.bird_view_manager import BirdviewManager  # noqa: E402
 from rllib_integration.sensors.sensor_interface import SensorInterface  # noqa: E402
 
 SIZES = (84, 192, 300)
 RADIUS = 15.0
-
-
-def free_port() -> int:
-    while True:
-        port = random.randrange(20000, 40000, 4)
-        try:
-            for p in (port, port + 1, port + 2, port + 3):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
-
-
-def start_server(port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        proc.terminate()
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc
 
 
 def timed(fn: Any) -> tuple[float, Any]:
@@ -193,7 +164,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=500)
     args = parser.parse_args()
     port = free_port()
-    proc = start_server(port)
+    proc, _ = start_server(port)
     try:
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(20.0)
@@ -204,8 +175,7 @@ def main() -> None:
             **bench(client, port, args.vehicles, args.frames),
         }
     finally:
-        proc.terminate()
-        proc.wait()
+        stop_server(proc)
     print(json.dumps(results, indent=2), flush=True)
     # The 0.9.16 client can abort in its static destructors at exit: skip them.
     os._exit(0)

@@ -11,9 +11,7 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,34 +19,9 @@ from pathlib import Path
 import carla
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    while True:
-        port = random.randrange(20000, 40000, 3)
-        try:
-            for p in (port, port + 1, port + 2, port + 3):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
-
-
-def start_server(port: int) -> tuple[subprocess.Popen[str], float]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc, time.perf_counter() - start
+from bench.servers import free_port, start_server, stop_server  # noqa: E402
 
 
 def sync_world(client: carla.Client, dt: float = 0.05) -> carla.World:
@@ -139,8 +112,7 @@ def main() -> None:
     for _ in range(3):
         proc, took = start_server(free_port())
         starts.append(took)
-        proc.terminate()
-        proc.wait()
+        stop_server(proc)
     port = free_port()
     proc, _ = start_server(port)
     try:
@@ -157,8 +129,7 @@ def main() -> None:
             "sync_traffic_manager": bench_traffic(client, port, args.tm_vehicles, args.tm_ticks),
         }
     finally:
-        proc.terminate()
-        proc.wait()
+        stop_server(proc)
     print(json.dumps(results, indent=2))
 
 

@@ -19,7 +19,6 @@ import argparse
 import json
 import math
 import random
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ from pathlib import Path
 
 import carla
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_carla_lite import REPO, free_port
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.servers import REPO, free_port, start_server, stop_server
 
 DEFAULT_TOWNS = REPO.parent / "shared" / "maps" / "carla_towns"
 LOOK_AHEAD = 6.0  # [m] pure-pursuit look-ahead along the lane graph
@@ -38,22 +37,6 @@ TARGET_SPEED = 8.0  # [m/s]
 MAX_STEER_DEG = 70.0  # CARLA's default front-wheel steer limit for cars
 BLUEPRINT = "vehicle.lincoln.mkz_2017"
 DT = 0.05
-
-
-def start_server(port: int, map_name: str, maps_dir: Path | None) -> subprocess.Popen[str]:
-    """A carla_lite server on ``map_name``; returns once it printed its ready line."""
-    command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}", f"--map={map_name}"]
-    if maps_dir is not None:
-        command.append(f"--maps-dir={maps_dir}")
-    proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        proc.terminate()
-        raise RuntimeError(f"server did not start on {map_name}: {line!r}")
-    return proc
 
 
 def _lane_key(waypoint: carla.Waypoint) -> tuple[int, int]:
@@ -194,7 +177,10 @@ def drive(
 def bench_map(map_name: str, maps_dir: Path | None, args: argparse.Namespace) -> dict:
     """All drives on one map, on a fresh server."""
     port = free_port()
-    proc = start_server(port, map_name, maps_dir)
+    extra = [f"--map={map_name}"]
+    if maps_dir is not None:
+        extra.append(f"--maps-dir={maps_dir}")
+    proc, _ = start_server(port, *extra)
     try:
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(30.0)
@@ -218,8 +204,7 @@ def bench_map(map_name: str, maps_dir: Path | None, args: argparse.Namespace) ->
         settings.synchronous_mode = False
         world.apply_settings(settings)
     finally:
-        proc.terminate()
-        proc.wait()
+        stop_server(proc)
     return {
         "drives": len(drives),
         "static_hits": sum(d["static_hit"] for d in drives),

@@ -29,7 +29,6 @@ import os
 import platform
 import queue
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -41,6 +40,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.servers import free_port, start_server, stop_server  # noqa: E402
+
 TOWN = "LiteTown01"
 DT = 0.05
 PROGRESS_EVERY = 100
@@ -55,19 +58,6 @@ INFO_RATIOS = (
     ("parked_50", "no_npcs"),
     ("server_tm_50", "parked_50"),
 )
-
-
-def free_port() -> int:
-    """A port P with P..P+3 free on loopback (RPC, streaming, secondary, Traffic Manager)."""
-    while True:
-        port = random.randrange(20000, 40000, 4)
-        try:
-            for p in range(port, port + 4):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
 
 
 # -- children ---------------------------------------------------------------------------------
@@ -166,7 +156,6 @@ def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
 
 def child_env(spec: dict[str, Any]) -> dict[str, Any]:
     """CarlaEnv steps/s of the DQN experiment with ``spec['npcs']`` background vehicles."""
-    sys.path.insert(0, str(REPO))
     from dqn_example.env_config import load_env_config
     from rllib_integration.carla_env import CarlaEnv
 
@@ -231,42 +220,6 @@ def git_head() -> str:
     return (head or "unknown") + ("+modified" if dirty else "")
 
 
-def start_server(port: int, client_side_tm: bool, log: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}"]
-    if client_side_tm:
-        command.append("--client-side-tm")
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            cwd=REPO,
-            start_new_session=True,
-        )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        stop(proc)
-        raise RuntimeError(f"server did not start: {line!r}; log: {log.read_text()[-2000:]}")
-    return proc
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Stop a process we started (its own process group), SIGKILL if it does not go."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=5.0)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def server_answers(port: int, timeout: float = 3.0) -> bool:
     """Whether the simulator answers a plain msgpack-rpc ``version`` call (its handlers run
     under the world's lock, so an answer also means no tick is stuck inside the server)."""
@@ -302,7 +255,8 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, work: Path) -> dic
     try:
         if spec["kind"] == "ticks":
             spec["port"] = free_port()
-            server = start_server(spec["port"], spec["client_side_tm"], server_log)
+            extra = ["--client-side-tm"] if spec["client_side_tm"] else []
+            server, _ = start_server(spec["port"], *extra, log_path=server_log)
         child_err = (work / f"{tag}_child.err").open("w")
         child = subprocess.Popen(
             [sys.executable, __file__, "--child", json.dumps(spec)],
@@ -355,7 +309,7 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, work: Path) -> dic
             if server is not None:
                 # Asked while the client is still blocked: is the server stuck too?
                 out["server_answers_during_hang"] = server_answers(spec["port"])
-        stop(child)
+        stop_server(child)
         child_err.close()
         if status == "error":
             out["child_stderr_tail"] = (work / f"{tag}_child.err").read_text()[-1500:]
@@ -365,7 +319,7 @@ def run_child(spec: dict[str, Any], args: argparse.Namespace, work: Path) -> dic
         out = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
     finally:
         if server is not None:
-            stop(server)
+            stop_server(server)
     problems = server_log_problems(server_log)
     if problems:
         out["server_log_problems"] = problems

@@ -10,9 +10,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,18 +17,9 @@ from pathlib import Path
 import carla
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    while True:
-        port = random.randrange(20000, 40000, 4)
-        try:
-            for p in range(port, port + 4):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
+from bench.servers import free_port, start_server, stop_server  # noqa: E402
 
 
 def steer_towards(vehicle: carla.Vehicle, target: carla.Location) -> float:
@@ -53,12 +41,7 @@ def main() -> int:
     port = args.port or free_port()
     server = None
     if not args.no_server:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}", f"--map={args.map}"],
-            stdout=subprocess.PIPE, text=True, cwd=REPO, start_new_session=True,
-        )  # fmt: skip
-        assert server.stdout is not None
-        print(server.stdout.readline().strip(), flush=True)
+        server, _ = start_server(port, f"--map={args.map}", echo=True)
     try:
         client = carla.Client("127.0.0.1", port)
         client.set_timeout(20.0)
@@ -118,8 +101,7 @@ def main() -> int:
         client.apply_batch_sync([carla.command.DestroyActor(i) for i in [*npcs, hero.id]], True)
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=10)
+            stop_server(server)
     return 0
 
 

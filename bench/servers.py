@@ -1,0 +1,95 @@
+"""Start and stop carla_lite servers for the benchmark and demo scripts.
+
+``free_port`` picks a loopback port block, ``start_server`` runs
+``python -m carla_lite --carla-rpc-port=P [extra args]`` in its own session (cwd: the repository
+root) and returns once the server printed its ready line, ``stop_server`` ends that process
+group. The scripts run as ``python bench/x.py`` from the repository root: they put ``REPO`` on
+``sys.path`` and import ``from bench.servers import ...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port(count: int = 4) -> int:
+    """A port P with P..P+count-1 free on loopback (RPC, streaming, secondary, Traffic Manager)."""
+    while True:
+        port = random.randrange(20000, 40000, count)
+        try:
+            for p in range(port, port + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+
+
+def start_server(
+    port: int,
+    *extra_args: str,
+    stderr: int | IO[Any] | None = None,
+    log_path: Path | None = None,
+    echo: bool = False,
+) -> tuple[subprocess.Popen[str], float]:
+    """Start a carla_lite server on ``port``; return it and the seconds it took to be ready.
+
+    ``extra_args`` go after ``--carla-rpc-port`` (e.g. ``--map=Town01``, ``--client-side-tm``).
+    The server's stderr goes to ``stderr`` or, with ``log_path``, to that file (whose tail the
+    error quotes when the server does not start). ``echo`` prints the server's ready line.
+    Raises RuntimeError, with the server stopped, when its first stdout line is not "ready".
+    """
+    command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={port}", *extra_args]
+    log = log_path.open("w") if log_path is not None else None
+    start = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=log if log is not None else stderr,
+            text=True,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    finally:
+        if log is not None:
+            log.close()  # the child holds its own copy
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    took = time.perf_counter() - start
+    if "ready" not in line:
+        stop_server(proc)
+        message = f"server did not start ({' '.join(command[2:])}): {line!r}"
+        if log_path is not None:
+            message += f"; log: {log_path.read_text(errors='replace')[-2000:]}"
+        raise RuntimeError(message)
+    if echo:
+        print(line.strip(), flush=True)
+    return proc, took
+
+
+def stop_server(proc: subprocess.Popen[Any]) -> None:
+    """Stop a process started in its own session (``start_server``'s): SIGTERM to its process
+    group, wait up to 10 s, then SIGKILL. Only that group (the process's own id) is signalled."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10.0)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
