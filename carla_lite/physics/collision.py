@@ -13,6 +13,7 @@ which stays stable at the large steps (0.05-0.1 s) RL training uses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -121,6 +122,10 @@ def _sat_depth(
     return depth, np.stack((axis_x * sign, axis_y * sign), axis=1)
 
 
+#: Up to this many bodies the broad phase tests every pair (an n x n array) rather than sweep.
+DENSE_BROAD_PHASE = 256
+
+
 def _sweep_candidates(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All index pairs whose intervals ``[lo, hi]`` intersect (sort and sweep)."""
     n = lo.shape[0]
@@ -156,24 +161,43 @@ def overlapping_pairs(
         np.asarray(a, dtype=np.float64)
         for a in (cx, cy, yaw_deg, half_len, half_wid, z_low, z_high)
     )
-    if cx.shape[0] < 2:
+    n = cx.shape[0]
+    if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
     radius = np.hypot(half_len, half_wid)
-    # Sweep along the axis the boxes spread most on, which yields the fewest candidates.
-    sweep = cx if np.ptp(cx) >= np.ptp(cy) else cy
-    a, b = _sweep_candidates(sweep - radius, sweep + radius)
-    i, j = np.minimum(a, b), np.maximum(a, b)
-    dx, dy = cx[j] - cx[i], cy[j] - cy[i]
-    reach = radius[i] + radius[j]
-    keep = (dx * dx + dy * dy <= reach * reach) & (z_low[i] < z_high[j]) & (z_low[j] < z_high[i])
-    i, j = i[keep], j[keep]
+    if n <= DENSE_BROAD_PHASE:
+        # All pairs at once: for a town's worth of bodies fewer numpy calls than the sweep,
+        # and np.nonzero lists them sorted by i, then j.
+        dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
+        reach = radius[:, None] + radius[None, :]
+        near = dx * dx + dy * dy <= reach * reach
+        near &= _upper_triangle(n)
+        i, j = np.nonzero(near)
+        keep = (z_low[i] < z_high[j]) & (z_low[j] < z_high[i])
+        i, j = i[keep], j[keep]
+    else:
+        # Sweep along the axis the boxes spread most on, which yields the fewest candidates.
+        sweep = cx if np.ptp(cx) >= np.ptp(cy) else cy
+        a, b = _sweep_candidates(sweep - radius, sweep + radius)
+        i, j = np.minimum(a, b), np.maximum(a, b)
+        dx, dy = cx[j] - cx[i], cy[j] - cy[i]
+        reach = radius[i] + radius[j]
+        keep = (dx * dx + dy * dy <= reach * reach) & (z_low[i] < z_high[j])
+        keep &= z_low[j] < z_high[i]
+        i, j = i[keep], j[keep]
+        order = np.lexsort((j, i))
+        i, j = i[order], j[order]
     if i.size == 0:  # sparse traffic: skip the narrow phase
         return np.zeros((0, 2), dtype=np.int64)
     depth, _ = _sat_depth(i, j, cx, cy, yaw_deg, half_len, half_wid)
     hit = depth > 0.0
-    i, j = i[hit], j[hit]
-    order = np.lexsort((j, i))
-    return np.stack((i[order], j[order]), axis=1).astype(np.int64)
+    return np.stack((i[hit], j[hit]), axis=1).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _upper_triangle(n: int) -> np.ndarray:
+    """(n, n) mask of the pairs i < j."""
+    return np.triu(np.ones((n, n), dtype=bool), 1)
 
 
 def contact_normal_and_depth(

@@ -68,6 +68,7 @@ IDLE_SPEED = 0.8  # [m/s] CARLA's VehicleRemoval thresholds
 IDLE_LIMIT = 90.0  # [s]
 RED_LIGHT_IDLE_LIMIT = 180.0  # [s]
 REMOVAL_INTERVAL = 10.0  # [s]
+MIN_LOOK_AHEAD_POINTS = 16  # path waypoints checked for hazards at least
 PLAN_PERIOD = 0.25  # [s] of simulation between two plans (controls hold in between)
 #: carla.VehicleLightState bits the Traffic Manager drives.
 LIGHT_POSITION, LIGHT_BRAKE, LIGHT_RIGHT, LIGHT_LEFT = 0x1, 0x8, 0x10, 0x20
@@ -195,17 +196,19 @@ class TrafficManager:
         speed = fleet.speed[slots]
         self._apply_user_plans(px, py, pyaw)
         paths.advance(px, py, pyaw)
-        path = paths.path
+        k = self._look_ahead(g, speed)
+        path = paths.path[:, :k]
         w0 = path[:, 0]
         # Signed distance from the vehicle to waypoint 0 along its lane (negative: behind).
         d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
-        dist = d0[:, None] + g.spacing * np.arange(HORIZON)[None, :]
+        dist = d0[:, None] + g.spacing * np.arange(k)[None, :]
         cols = self._settings()
         hits, hit_speed, hit_obstacle = self._obstacles(scene, path, dist, cols, speed)
         self._lane_changes(scene, cols, hits, hit_speed, speed, d0, dt)
-        path, w0 = paths.path, paths.path[:, 0]
+        path = paths.path[:, :k]
+        w0 = path[:, 0]
         d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
-        dist = d0[:, None] + g.spacing * np.arange(HORIZON)[None, :]
+        dist = d0[:, None] + g.spacing * np.arange(k)[None, :]
         self._speed = speed
         target_speed = self._target_speed(scene, path, dist, cols, speed, hits, hit_speed)
         bumper_speed, bumper_obstacle = self._bumper(scene, pose, speed)
@@ -222,6 +225,14 @@ class TrafficManager:
             self._update_lights(scene, controls[:, 2])
         fleet.set_controls(slots, controls)
         return self._stuck_vehicle(scene, speed, dt)
+
+    @staticmethod
+    def _look_ahead(g: LaneGraph, speed: np.ndarray) -> int:
+        """Waypoints of the path worth checking this plan: the fastest vehicle's braking
+        distance, headway and a margin (the buffer itself always holds ``HORIZON``)."""
+        v = float(np.max(np.abs(speed))) + 2.0
+        reach = v * v / (2.0 * COMFORT_DECEL) + v * (TIME_HEADWAY + PLAN_PERIOD) + 15.0
+        return int(np.clip(math.ceil(reach / g.spacing), MIN_LOOK_AHEAD_POINTS, HORIZON))
 
     # -- rows ------------------------------------------------------------------------------
     def _sync_rows(self, scene: TrafficScene, live: list[int]) -> None:
@@ -315,7 +326,8 @@ class TrafficManager:
         cols: dict[str, np.ndarray],
         speed: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per vehicle: path index of the first obstacle (HORIZON: none), its speed, its index.
+        """Per vehicle: path index of the first obstacle (``HORIZON``: none), its speed and its
+        index; ``path`` holds the waypoints worth checking (see ``_look_ahead``).
 
         Obstacles are every vehicle (front, centre and rear points) and walker, marked on the
         waypoints whose lane area holds them and on those waypoints' conflicts. A moving
@@ -377,14 +389,15 @@ class TrafficManager:
             blocking &= ~(claims & (ahead < 0.0))
         blocking = self._apply_ignores(scene, cols, seen, blocking, obstacle_is_walker)
         any_hit = blocking.any(axis=1)
+        k = path.shape[1]
         first = np.where(any_hit, np.argmax(blocking, axis=1) + 1, HORIZON)
-        column = np.minimum(first - 1, HORIZON - 2)
+        column = np.minimum(first - 1, k - 2)
         hit_obstacle = np.where(any_hit, seen[np.arange(len(first)), column], -1)
         hit_obstacle = self._break_deadlocks(scene, own, first, hit_obstacle)
         hit_obstacle = self._break_cycles(scene, own, speed, hit_obstacle)
         first = np.where(hit_obstacle >= 0, first, HORIZON)
         # Only the obstacle's speed along our path counts: crossing traffic is a standstill.
-        hit_w = path[np.arange(len(first)), np.minimum(first, HORIZON - 1)]
+        hit_w = path[np.arange(len(first)), np.minimum(first, k - 1)]
         along = np.cos(np.radians(obstacle_yaw[hit_obstacle] - g.yaw[hit_w]))
         hit_speed = np.where(hit_obstacle >= 0, obstacle_speed[hit_obstacle] * along, 0.0)
         return first, np.maximum(hit_speed, 0.0), hit_obstacle
@@ -544,7 +557,8 @@ class TrafficManager:
         target = np.minimum(target, _stop_speed(stop - speed * PLAN_PERIOD, np.isfinite(stop)))
         # The obstacle ahead: brake to its speed, keeping the distance to the leader.
         has_hit = hits < HORIZON
-        gap = dist[np.arange(len(path)), np.minimum(hits, HORIZON - 1)] - st["half_length"] - 1.5
+        gap = dist[np.arange(len(path)), np.minimum(hits, path.shape[1] - 1)]
+        gap = gap - st["half_length"] - 1.5
         keep = cols["distance_to_leader"] + TIME_HEADWAY * np.maximum(speed, 0.0)
         room = np.maximum(gap - keep - speed * PLAN_PERIOD, 0.0)
         follow = np.sqrt(np.maximum(hit_speed, 0.0) ** 2 + 2.0 * COMFORT_DECEL * room)
@@ -627,7 +641,7 @@ class TrafficManager:
         if not approaching.any():
             return np.full(len(path), np.inf)
         enter = np.argmax(in_junction, axis=1)
-        columns = np.arange(HORIZON)[None, :]
+        columns = np.arange(path.shape[1])[None, :]
         leave = np.argmax(~in_junction & (columns > enter[:, None]), axis=1)
         room = np.ceil((2.0 * st["half_length"] + 2.0) / g.spacing).astype(np.int64)
         blocked = approaching & (leave > enter) & (hits >= enter) & (hits <= leave + room)
@@ -670,7 +684,7 @@ class TrafficManager:
         look = np.clip(LOOK_AHEAD_TIME * np.abs(speed) + MIN_LOOK_AHEAD, 0.0, MAX_LOOK_AHEAD)
         # The lane's curvature where the car will be once the wheels have turned.
         reach = np.abs(speed) * STEER_LAG - d0
-        ahead = np.clip((reach / g.spacing).astype(np.int64), 0, HORIZON - 1)
+        ahead = np.clip((reach / g.spacing).astype(np.int64), 0, path.shape[1] - 1)
         feed_forward = g.signed_curvature[path[rows, ahead]]
         curvature = feed_forward - 2.0 * lateral / look**2 - 2.0 * np.sin(heading) / look
         wheel = np.arctan(curvature * st["wheelbase"])

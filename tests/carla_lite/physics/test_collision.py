@@ -102,10 +102,11 @@ def _reference_pairs(cx, cy, yaw, hl, hw, z_low, z_high) -> set[tuple[int, int]]
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_vectorised_pairs_match_brute_force(seed: int):
+@pytest.mark.parametrize("n", [150, 300])  # all-pairs broad phase, and the sweep beyond 256
+def test_vectorised_pairs_match_brute_force(seed: int, n: int):
     rng = np.random.default_rng(seed)
-    n = 150
-    cx, cy = rng.uniform(0, 40, n), rng.uniform(0, 40, n)
+    side = 40.0 * math.sqrt(n / 150)
+    cx, cy = rng.uniform(0, side, n), rng.uniform(0, side, n)
     yaw = rng.uniform(-180, 180, n)
     hl, hw = rng.uniform(0.2, 3.0, n), rng.uniform(0.2, 1.2, n)
     z_low = rng.uniform(0, 2, n)
