@@ -116,6 +116,8 @@ class World:
             self.settings = WorldSettings()
         self.episode_id = (self.episode_id + 1 + self.rng.getrandbits(16)) & ((1 << 63) - 1)
         self.spectator = self._new_episode()
+        if self.traffic_managers:
+            lane_graph(road_map)  # now, within load_world, rather than on the first tick
 
     def _new_episode(self) -> Actor:
         self.fleet = VehicleFleet()
