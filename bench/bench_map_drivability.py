@@ -27,7 +27,7 @@ from pathlib import Path
 import carla
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.servers import REPO, free_port, start_server, stop_server
+from bench.servers import REPO, connect_sync, free_port, start_server, stop_server
 
 DEFAULT_TOWNS = REPO.parent / "shared" / "maps" / "carla_towns"
 LOOK_AHEAD = 6.0  # [m] pure-pursuit look-ahead along the lane graph
@@ -182,13 +182,7 @@ def bench_map(map_name: str, maps_dir: Path | None, args: argparse.Namespace) ->
         extra.append(f"--maps-dir={maps_dir}")
     proc, _ = start_server(port, *extra)
     try:
-        client = carla.Client("127.0.0.1", port)
-        client.set_timeout(30.0)
-        world = client.get_world()
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = DT
-        world.apply_settings(settings)
+        _client, world = connect_sync(port, delta=DT)  # the client must outlive the world
         carla_map = world.get_map()
         spawns = carla_map.get_spawn_points()
         rng = random.Random(args.seed)
@@ -201,6 +195,7 @@ def bench_map(map_name: str, maps_dir: Path | None, args: argparse.Namespace) ->
             result = drive(world, carla_map, spawns[index], args.seed + index, ticks, args)
             if result is not None:
                 drives.append({"spawn": index, **result})
+        settings = world.get_settings()
         settings.synchronous_mode = False
         world.apply_settings(settings)
     finally:

@@ -42,7 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import free_port, start_server, stop_server  # noqa: E402
+from bench.servers import connect_sync, free_port, start_server, stop_server  # noqa: E402
 
 TOWN = "LiteTown01"
 DT = 0.05
@@ -75,13 +75,7 @@ def child_ticks(spec: dict[str, Any]) -> dict[str, Any]:
 
     port, n_npcs = spec["port"], spec["npcs"]
     tm_port = port + 3
-    client = carla.Client("127.0.0.1", port)
-    client.set_timeout(30.0)
-    world = client.get_world()
-    settings = world.get_settings()
-    settings.synchronous_mode = True
-    settings.fixed_delta_seconds = DT
-    world.apply_settings(settings)
+    client, world = connect_sync(port, delta=DT)
     lib = world.get_blueprint_library()
     spawn = list(world.get_map().get_spawn_points())
     hero = world.spawn_actor(lib.find("vehicle.lincoln.mkz_2017"), spawn[0])

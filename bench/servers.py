@@ -93,3 +93,20 @@ def stop_server(proc: subprocess.Popen[Any]) -> None:
             proc.wait()
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def connect_sync(port: int, timeout: float = 30.0, delta: float = 0.05) -> Any:
+    """A client on loopback ``port`` and its world, switched to synchronous mode at ``delta`` s.
+
+    Returns ``(client, world)``.
+    """
+    import carla  # the benches need the client anyway; imported here to keep this module light
+
+    client = carla.Client("127.0.0.1", port)
+    client.set_timeout(timeout)
+    world = client.get_world()
+    settings = world.get_settings()
+    settings.synchronous_mode = True
+    settings.fixed_delta_seconds = delta
+    world.apply_settings(settings)
+    return client, world

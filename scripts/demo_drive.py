@@ -19,7 +19,7 @@ import carla
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import free_port, start_server, stop_server  # noqa: E402
+from bench.servers import connect_sync, free_port, start_server, stop_server  # noqa: E402
 
 
 def steer_towards(vehicle: carla.Vehicle, target: carla.Location) -> float:
@@ -43,13 +43,7 @@ def main() -> int:
     if not args.no_server:
         server, _ = start_server(port, f"--map={args.map}", echo=True)
     try:
-        client = carla.Client("127.0.0.1", port)
-        client.set_timeout(20.0)
-        world = client.get_world()
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = 0.05
-        world.apply_settings(settings)
+        client, world = connect_sync(port, timeout=20.0)
         tm = client.get_trafficmanager(port + 3)
         tm.set_synchronous_mode(True)
         tm.set_random_device_seed(0)

@@ -344,15 +344,10 @@ def test_route_path_lights_and_actions(server: ServerProcess) -> None:
     tm_port = server.port + 3
     result = run_client(
         server.port,
-        f"""
-        world = client.get_world()
-        s = world.get_settings()
-        s.synchronous_mode = True
-        s.fixed_delta_seconds = 0.05
-        world.apply_settings(s)
-        tm = client.get_trafficmanager({tm_port})
-        town = world.get_map()
-        car = world.get_blueprint_library().find("vehicle.tesla.model3")
+        _npcs(tm_port, 0, 0, ANY)
+        + textwrap.dedent(
+            f"""
+        car = lib.find("vehicle.tesla.model3")
         spawn = town.get_spawn_points()
         turner = world.spawn_actor(car, spawn[0])
         turner.set_autopilot(True, {tm_port})
@@ -402,7 +397,8 @@ def test_route_path_lights_and_actions(server: ServerProcess) -> None:
         result["nearest"] = nearest
         result["lights"] = sorted(lights)
         result["ids"] = [turner.id, follower.id]
-        """,
+        """
+        ),
         timeout=300,
     )
     # Four left turns: the heading went round anticlockwise (CARLA's yaw falls to the left).
