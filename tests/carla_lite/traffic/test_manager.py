@@ -189,3 +189,32 @@ def test_ring_labels_find_every_ring_and_nothing_else() -> None:
     labels = ring_labels(waits_for, keys)
     assert labels.tolist() == [10, 10, 10, -1, -1, 15, 15, -1, 18]
     assert ring_labels(np.full(5, -1), np.arange(5)).tolist() == [-1] * 5
+
+
+def test_a_vehicle_stops_for_a_walker_on_its_lane() -> None:
+    world = _world("LiteHighway01")
+    graph = lane_graph(world.road_map)
+    start = world.road_map.spawn_points[0]
+    w = graph.nearest(start.x, start.y, start.yaw)
+    for _ in range(25):  # 50 m ahead, on the lane centre
+        w = int(graph.successors(w)[0])
+    walker = world.spawn(
+        "walker.pedestrian.0001",
+        {},
+        Transform(float(graph.x[w]), float(graph.y[w]), 1.0, 0.0, 0.0, 0.0),
+    )
+    car = world.spawn(CAR, {}, start)
+    tm = world.traffic_manager(8000)
+    tm.register([car.id])
+    tm.params.set_vehicle(car.id, "auto_lane_change", False)
+    for _ in range(600):
+        world.tick(DT)
+    a, b = world.transform_of(car), world.transform_of(walker)
+    assert abs(float(world.fleet.speed[car.slot])) < 0.1
+    assert 2.0 < math.hypot(a.x - b.x, a.y - b.y) < 10.0, "it waits in front of the walker"
+    # 100 % ignore_walkers: it drives on (into the walker, as CARLA's TM would).
+    tm.params.set_vehicle(car.id, "ignore_walkers", 100.0)
+    for _ in range(100):
+        world.tick(DT)
+    moved = world.transform_of(car)
+    assert math.hypot(moved.x - a.x, moved.y - a.y) > 2.0
