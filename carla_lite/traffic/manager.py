@@ -61,6 +61,13 @@ MAX_CLAIM = 15.0  # [m]
 CREEP_SPEED = 0.5  # [m/s] below this a vehicle counts as waiting; one freed creeps at 4x
 
 
+#: Per-vehicle state kept when the set of vehicles changes (the rest is rebuilt).
+_CARRIED_OVER = (
+    "cooldown", "run_light", "light_seen", "stalled", "reversing", "standoff", "idle",
+    "anchor_x", "anchor_y", "anchor_hx", "anchor_hy",
+)  # fmt: skip
+
+
 class TrafficManager(Manoeuvres):
     """The Traffic Manager of one port (see the module docstring)."""
 
@@ -210,7 +217,7 @@ class TrafficManager(Manoeuvres):
         if cols["update_lights"].any():
             self._update_lights(scene, controls[:, 2])
         fleet.set_controls(slots, controls)
-        return self._stuck_vehicle(scene, speed, dt)
+        return self._stuck_vehicle(px, py, pyaw, speed, dt)
 
     # -- rows ------------------------------------------------------------------------------
     def _sync_rows(self, scene: TrafficScene, live: list[int]) -> None:
@@ -232,8 +239,7 @@ class TrafficManager(Manoeuvres):
             self._ids = kept_ids + fresh
             previous = self._row_state
             self._row_state = self._body_columns(scene, self._ids)
-            for name in ("cooldown", "run_light", "light_seen", "stalled", "reversing",
-                         "standoff", "idle"):  # fmt: skip
+            for name in _CARRIED_OVER:
                 if name in previous:
                     self._row_state[name][: len(keep)] = previous[name][keep]
             self._columns_version = -1
@@ -263,6 +269,10 @@ class TrafficManager(Manoeuvres):
             "stalled": np.zeros(n),
             "standoff": np.zeros(n),
             "idle": np.zeros(n),
+            "anchor_x": np.zeros(n),
+            "anchor_y": np.zeros(n),
+            "anchor_hx": np.zeros(n),
+            "anchor_hy": np.zeros(n),
             "hero": np.array([b.is_hero for b in bodies], dtype=bool),
             "reversing": np.zeros(n),
             "run_light": np.zeros(n, dtype=bool),

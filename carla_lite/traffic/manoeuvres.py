@@ -32,6 +32,7 @@ REVERSE_THROTTLE = 0.4
 REVERSE_ROOM = 2.0  # [m] free behind it
 STANDOFF_TIME = 4.0  # [s] two vehicles waiting for each other this long: one backs off
 IDLE_SPEED = 0.8  # [m/s] CARLA's VehicleRemoval thresholds
+IDLE_PROGRESS = 5.0  # [m] an idle vehicle that gets this far is no longer idle
 IDLE_LIMIT = 90.0  # [s]
 RED_LIGHT_IDLE_LIMIT = 180.0  # [s]
 REMOVAL_INTERVAL = 10.0  # [s]
@@ -95,12 +96,31 @@ class Manoeuvres:
             controls[reversing] = (REVERSE_THROTTLE, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
             st["reversing"] = np.maximum(st["reversing"] - dt, 0.0)
 
-    def _stuck_vehicle(self, scene: TrafficScene, speed: np.ndarray, dt: float) -> list[int]:
-        """CARLA's vehicle removal: a vehicle idle (below 0.8 m/s) for 90 s, or 180 s in
-        front of a red light, is stuck; the longest-idle stuck one is destroyed, at most one
-        every 10 s, never a hero. Returns the actor ids to destroy."""
+    def _stuck_vehicle(
+        self, px: np.ndarray, py: np.ndarray, pyaw: np.ndarray, speed: np.ndarray, dt: float
+    ) -> list[int]:
+        """CARLA's vehicle removal: a vehicle idle for 90 s, or 180 s in front of a red light,
+        is stuck; the longest-idle stuck one is destroyed, at most one every 10 s, never a
+        hero. Returns the actor ids to destroy.
+
+        CARLA counts a vehicle idle while it is below 0.8 m/s. Here a wedged vehicle backs
+        off and tries again, briefly faster than that, so idle means no progress: not
+        ``IDLE_PROGRESS`` metres forward from where it was when it became idle.
+        """
         st = self._row_state
-        st["idle"] = np.where(np.abs(speed) < IDLE_SPEED, st["idle"] + dt, 0.0)
+        # Progress along the way it faced when it became idle: backing off does not count.
+        progressed = (px - st["anchor_x"]) * st["anchor_hx"] + (py - st["anchor_y"]) * st[
+            "anchor_hy"
+        ] > IDLE_PROGRESS
+        progressed |= np.hypot(px - st["anchor_x"], py - st["anchor_y"]) > 4 * IDLE_PROGRESS
+        idle_now = (np.abs(speed) < IDLE_SPEED) | (st["idle"] > 0.0)
+        restart = progressed | ~idle_now
+        st["idle"] = np.where(restart, 0.0, st["idle"] + dt)
+        st["anchor_x"] = np.where(restart, px, st["anchor_x"])
+        st["anchor_y"] = np.where(restart, py, st["anchor_y"])
+        yaw = np.radians(pyaw)
+        st["anchor_hx"] = np.where(restart, np.cos(yaw), st["anchor_hx"])
+        st["anchor_hy"] = np.where(restart, np.sin(yaw), st["anchor_hy"])
         self._since_removal += dt
         limit = np.where(np.isfinite(self._red_stop), RED_LIGHT_IDLE_LIMIT, IDLE_LIMIT)
         stuck = (st["idle"] >= limit) & ~st["hero"]
