@@ -38,6 +38,17 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def alive(world: carla.World, ids: list[int]) -> list[carla.Actor]:
+    """The actors of ``ids`` still in the simulation.
+
+    The client's actor cache (and ``is_alive``) keeps actors the server destroyed, as the
+    Traffic Manager does with stuck vehicles, so ``world.get_actors(ids)`` alone over-counts;
+    the full actor list is the server's truth.
+    """
+    present = {a.id for a in world.get_actors().filter("vehicle.*")}
+    return [a for a in world.get_actors(ids) if a.id in present]
+
+
 def soak(client: carla.Client, tm_port: int, args: argparse.Namespace, pid: int) -> dict[str, Any]:
     world = client.get_world()
     settings = world.get_settings()
@@ -78,25 +89,27 @@ def soak(client: carla.Client, tm_port: int, args: argparse.Namespace, pid: int)
     for tick in range(1, args.ticks + 1):
         world.tick()
         if tick % 200 == 0:
-            for actor in world.get_actors(ids):
+            for actor in alive(world, ids):
                 location = actor.get_location()
                 moved[actor.id] = moved.get(actor.id, 0.0) + location.distance(last[actor.id])
                 last[actor.id] = location
         if tick % args.window == 0:
             now = time.perf_counter()
-            alive = [a.id for a in world.get_actors(ids)]
+            alive_ids = [a.id for a in alive(world, ids)]
             windows.append(
                 {
                     "tick": tick,
                     "ticks_per_s": round(args.window / (now - window_start), 1),
                     "server_rss_mib": round(rss_mib(pid), 1),
-                    "npcs_alive": len(alive),
-                    "moving_share": round(sum(moved[i] > 10.0 for i in alive) / len(alive), 3),
+                    "npcs_alive": len(alive_ids),
+                    "moving_share": round(
+                        sum(moved[i] > 10.0 for i in alive_ids) / max(len(alive_ids), 1), 3
+                    ),
                     "crash_pairs_so_far": len(crashes),
                 }
             )
             print(json.dumps(windows[-1]), file=sys.stderr, flush=True)
-            moved = dict.fromkeys(alive, 0.0)
+            moved = dict.fromkeys(alive_ids, 0.0)
             window_start = now
     for sensor in sensors:
         sensor.stop()
