@@ -64,7 +64,7 @@ DRIVE = """
 def alive():
     # The client's actor cache (and is_alive) keeps actors the server destroyed, as the
     # Traffic Manager does with stuck ones: the full actor list is the server's truth.
-    present = {a.id for a in world.get_actors().filter("vehicle.*")}
+    present = {{a.id for a in world.get_actors().filter("vehicle.*")}}
     return [a for a in world.get_actors(ids) if a.id in present]
 crashes = set()
 sensor_bp = lib.find("sensor.other.collision")
