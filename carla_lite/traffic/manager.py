@@ -191,17 +191,12 @@ class TrafficManager(Manoeuvres):
         paths.advance(px, py, pyaw)
         k = look_ahead(g, speed)
         path = paths.path[:, :k]
-        w0 = path[:, 0]
-        # Signed distance from the vehicle to waypoint 0 along its lane (negative: behind).
-        d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
-        dist = d0[:, None] + g.spacing * np.arange(k)[None, :]
+        d0, dist = _distances(g, path, px, py)
         cols = self._settings()
         hits, hit_speed, hit_obstacle = self._obstacles(scene, path, dist, cols, speed)
         self._lane_changes(scene, cols, hits, hit_speed, speed, d0, dt)
-        path = paths.path[:, :k]
-        w0 = path[:, 0]
-        d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
-        dist = d0[:, None] + g.spacing * np.arange(k)[None, :]
+        path = paths.path[:, :k]  # lane changes re-planned some rows
+        d0, dist = _distances(g, path, px, py)
         target_speed = self._target_speed(scene, path, dist, cols, speed, hits, hit_speed)
         assert self._obstacles_fixed is not None
         bumper_speed, bumper_obstacle = bumper(scene, self._obstacles_fixed, pose, speed, st)
@@ -528,6 +523,16 @@ class TrafficManager(Manoeuvres):
             target = np.where(self._creeping, np.minimum(target, 4.0 * CREEP_SPEED), target)
         clear = keep_junction_clear(g, path, dist, hits, hit_speed, speed, st)
         return np.minimum(target, clear)
+
+
+def _distances(
+    g: LaneGraph, path: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed distance from each vehicle to its waypoint 0 along the lane (negative: behind)
+    and, from there, to every waypoint of its path."""
+    w0 = path[:, 0]
+    d0 = (g.x[w0] - px) * g.hx[w0] + (g.y[w0] - py) * g.hy[w0]
+    return d0, d0[:, None] + g.spacing * np.arange(path.shape[1])[None, :]
 
 
 def route_from_locations(points: list[tuple[float, float, float]]) -> Route:
