@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from carla_lite.maps.rasters import DRIVING_LANE_TYPES
+from carla_lite.maps.rasters import DRIVING_LANE_TYPES, Grid
 
 if TYPE_CHECKING:
     from carla_lite.maps.road_map import RoadMap
@@ -295,16 +295,15 @@ class LaneGraph:
     def _build_area(self) -> None:
         n = len(self.x)
         if n == 0:
-            self.area_origin = (0.0, 0.0)
-            self.area_shape = (1, 1)
+            self.area_grid = Grid(0.0, 0.0, AREA_CELL, 1, 1)
             self.area = np.full(1, -1, dtype=np.int64)
             return
+        # An empty border, so points off the grid (clamped to its edge) read "no lane".
         margin = 5.0
         x0, y0 = float(self.x.min()) - margin, float(self.y.min()) - margin
         nx = math.ceil((float(self.x.max()) + margin - x0) / AREA_CELL) + 1
         ny = math.ceil((float(self.y.max()) + margin - y0) / AREA_CELL) + 1
-        self.area_origin = (x0, y0)
-        self.area_shape = (nx, ny)
+        self.area_grid = grid = Grid(x0, y0, AREA_CELL, nx, ny)
         area = np.full(nx * ny, -1, dtype=np.int64)
         step = 0.5 * AREA_CELL
         along = np.arange(-0.5 * self.spacing, 0.5 * self.spacing + 1e-9, step)
@@ -320,21 +319,12 @@ class LaneGraph:
             py = self.y[chunk, None] + ua[None, :] * self.hy[chunk, None]
             py = py + va[None, :] * self.hx[chunk, None]
             ids = np.broadcast_to(chunk[:, None], px.shape)
-            cells = self._cells(px[inside], py[inside])
-            area[cells] = ids[inside]
+            area[grid.clamped_index(px[inside], py[inside])] = ids[inside]
         self.area = area
-
-    def _cells(self, xs: FloatArray, ys: FloatArray) -> IntArray:
-        x0, y0 = self.area_origin
-        nx, ny = self.area_shape
-        # minimum/maximum rather than np.clip: this runs every plan, np.clip's wrapper costs.
-        ix = np.minimum(np.maximum(((xs - x0) / AREA_CELL).astype(np.int64), 0), nx - 1)
-        iy = np.minimum(np.maximum(((ys - y0) / AREA_CELL).astype(np.int64), 0), ny - 1)
-        return ix * ny + iy
 
     def locate(self, xs: FloatArray, ys: FloatArray) -> IntArray:
         """Waypoint whose lane area holds each point, or -1 off the driving lanes."""
-        return self.area[self._cells(np.asarray(xs, float), np.asarray(ys, float))]
+        return self.area[self.area_grid.clamped_index(xs, ys)]
 
     def _build_conflicts(self) -> None:
         n = len(self.x)

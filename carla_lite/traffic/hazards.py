@@ -127,6 +127,16 @@ def keep_junction_clear(
     return stop_speed(stop - speed * PLAN_PERIOD, blocked)
 
 
+def our_rows(own: np.ndarray, n_veh: int, obstacle: np.ndarray) -> np.ndarray:
+    """The row of our vehicle each obstacle index is (-1: none, a walker, or not ours).
+
+    ``own`` holds each of our rows' index among the scene's vehicles.
+    """
+    row_of = np.full(n_veh + 1, -1, dtype=np.int64)
+    row_of[own] = np.arange(len(own))
+    return row_of[np.where((obstacle >= 0) & (obstacle < n_veh), obstacle, n_veh)]
+
+
 def break_deadlocks(
     n_veh: int, own: np.ndarray, first: np.ndarray, hit_obstacle: np.ndarray
 ) -> np.ndarray:
@@ -134,10 +144,7 @@ def break_deadlocks(
 
     (The lower actor id breaks a tie.) Without this both would wait for ever.
     """
-    row_of_obstacle = np.full(n_veh + 1, -1, dtype=np.int64)
-    row_of_obstacle[own] = np.arange(len(own))
-    is_vehicle = (hit_obstacle >= 0) & (hit_obstacle < n_veh)
-    other_row = np.where(is_vehicle, row_of_obstacle[np.clip(hit_obstacle, 0, n_veh)], -1)
+    other_row = our_rows(own, n_veh, hit_obstacle)
     other = np.maximum(other_row, 0)
     mutual = (other_row >= 0) & (hit_obstacle[other] == own)
     nearer = (first < first[other]) | ((first == first[other]) & (own < own[other]))
@@ -148,10 +155,6 @@ def waiting_rows(
     layout: ObstacleLayout | None, n_veh: int, waiting: np.ndarray, obstacle: np.ndarray
 ) -> np.ndarray:
     """Row of our vehicle each waiting row waits for (-1: none, or not one of ours)."""
-    fixed = layout
-    if fixed is None or len(fixed.own) != len(obstacle):
+    if layout is None or len(layout.own) != len(obstacle):
         return np.full(len(obstacle), -1, dtype=np.int64)
-    row_of = np.full(n_veh + 1, -1, dtype=np.int64)
-    row_of[fixed.own] = np.arange(len(fixed.own))
-    target = row_of[np.where((obstacle >= 0) & (obstacle < n_veh), obstacle, n_veh)]
-    return np.where(waiting, target, -1)
+    return np.where(waiting, our_rows(layout.own, n_veh, obstacle), -1)

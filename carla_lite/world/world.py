@@ -451,7 +451,8 @@ class _Layout:
 
     def traffic_scene(self, world: World) -> TrafficScene:
         """The Traffic Manager's view of this frame (static parts cached with the layout)."""
-        if self._traffic is None or self._traffic[0] is not world.road_map:
+        # A new map removes every actor, hence a new layout: caching per layout is enough.
+        if self._traffic is None:
             order = sorted(self.vehicles, key=lambda a: a.id)
             bodies = {}
             for actor in order:
@@ -463,15 +464,15 @@ class _Layout:
                     actor.slot, params, box.extent.x, box.extent.y, is_hero=hero
                 )
             self._traffic = (
-                world.road_map,
                 bodies,
                 np.array([a.id for a in order], dtype=np.int64),
                 np.array([a.slot for a in order], dtype=np.int64),
                 np.array([a.bounding_box.extent.x for a in order]),
                 np.array([a.bounding_box.extent.y for a in order]),
             )
-        road_map, bodies, ids, slots, half_length, half_width = self._traffic
-        grid, lights = road_map.cell_grid, world.lights
+        bodies, ids, slots, half_length, half_width = self._traffic
+        road_map, lights = world.road_map, world.lights
+        grid = road_map.cell_grid
         return TrafficScene(
             graph=lane_graph(road_map),
             fleet=world.fleet,
