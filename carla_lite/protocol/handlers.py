@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from carla_lite.geom import BoundingBox, Vector3
 from carla_lite.protocol import wire_types as wt
+from carla_lite.protocol.arguments import boolean, integer, number, string
 from carla_lite.protocol.wire_types import CommandType, WireError
 from carla_lite.world.actors import Actor, ActorKind
 from carla_lite.world.errors import WorldError
@@ -33,34 +34,8 @@ WORLD_OBSERVER_STREAM = 1
 T = TypeVar("T")
 
 
-def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(f"{what} must be an integer, got {type(value).__name__}")
-    return value
-
-
-def _bool(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise WireError(f"{what} must be a boolean, got {type(value).__name__}")
-    return value
-
-
-def _str(value: Any, what: str) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        raise WireError(f"{what} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _float(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WireError(f"{what} must be a number, got {type(value).__name__}")
-    return float(value)
-
-
 def _port(value: Any) -> int:
-    port = _int(value, "port")
+    port = integer(value, "port")
     if not 0 < port < 65536:
         raise WireError(f"port must be in 1..65535, got {port}")
     return port
@@ -129,7 +104,7 @@ class RpcHandlers:
         )
 
     def _actor(self, actor_id: Any) -> Actor:
-        return self.world.actor(_int(actor_id, "actor id"))
+        return self.world.actor(integer(actor_id, "actor id"))
 
     # -- connection and episode -----------------------------------------------------------
     def rpc_version(self) -> Any:
@@ -140,7 +115,7 @@ class RpcHandlers:
         return wt.ok([self.world.episode_id, [token]])
 
     def rpc_get_sensor_token(self, stream_id: Any) -> Any:
-        stream_id = _int(stream_id, "stream id")
+        stream_id = integer(stream_id, "stream id")
         known = stream_id == WORLD_OBSERVER_STREAM or any(
             a.stream_id == stream_id for a in self.world.actors.values()
         )
@@ -171,7 +146,7 @@ class RpcHandlers:
         return wt.ok([])
 
     def rpc_request_file(self, name: Any) -> Any:
-        return wt.error(f"carla_lite serves no file '{_str(name, 'file name')}'")
+        return wt.error(f"carla_lite serves no file '{string(name, 'file name')}'")
 
     def rpc_query_lights_state(self, client: Any = "") -> Any:
         return wt.ok([])
@@ -200,12 +175,12 @@ class RpcHandlers:
     def rpc_load_new_episode(
         self, map_name: Any, reset_settings: Any = True, layers: Any = 0xFFFF
     ) -> Any:
-        name = _str(map_name, "map name")
+        name = string(map_name, "map name")
         try:
             self.server.load_map(
                 name,
-                reset_settings=_bool(reset_settings, "reset_settings"),
-                map_layers=_int(layers, "map layers"),
+                reset_settings=boolean(reset_settings, "reset_settings"),
+                map_layers=integer(layers, "map layers"),
             )
         except WorldError as exc:
             return wt.error_void(str(exc))
@@ -216,7 +191,7 @@ class RpcHandlers:
 
         The client then loads the map named ``OpenDriveMap`` like any other.
         """
-        text = _str(xodr, "opendrive")
+        text = string(xodr, "opendrive")
         try:
             self.world.set_opendrive_map(text)
         except ValueError as exc:
@@ -224,11 +199,11 @@ class RpcHandlers:
         return wt.ok_void()
 
     def rpc_load_map_layer(self, layers: Any) -> Any:
-        self.world.map_layers |= _int(layers, "map layers")
+        self.world.map_layers |= integer(layers, "map layers")
         return wt.ok_void()
 
     def rpc_unload_map_layer(self, layers: Any) -> Any:
-        self.world.map_layers &= ~_int(layers, "map layers")
+        self.world.map_layers &= ~integer(layers, "map layers")
         return wt.ok_void()
 
     def rpc_get_navigation_mesh(self) -> Any:
@@ -270,7 +245,7 @@ class RpcHandlers:
     def rpc_spawn_actor_with_parent(
         self, description: Any, transform: Any, parent: Any, attachment: Any = 0, socket: Any = ""
     ) -> Any:
-        return self._spawn(description, transform, _int(parent, "parent id"), attachment)
+        return self._spawn(description, transform, integer(parent, "parent id"), attachment)
 
     def _spawn(self, description: Any, transform: Any, parent_id: int, attachment: Any) -> Any:
         desc = wt.actor_description_from_wire(description)
@@ -289,7 +264,7 @@ class RpcHandlers:
         return wt.ok(self.actor_wire(actor))
 
     def rpc_destroy_actor(self, actor_id: Any) -> Any:
-        actor_id = _int(actor_id, "actor id")
+        actor_id = integer(actor_id, "actor id")
         stream = self.world.actors[actor_id].stream_id if actor_id in self.world.actors else 0
         destroyed = self.world.destroy(actor_id)
         if destroyed and stream:
@@ -312,14 +287,14 @@ class RpcHandlers:
     def rpc_get_actor_bounding_box(self, actor_id: Any) -> Any:
         # Lenient: the Traffic Manager asks about actors it just saw destroyed, and an
         # error there kills the client process; a zero box is harmless for a dead actor.
-        actor = self.world.actors.get(_int(actor_id, "actor id"))
+        actor = self.world.actors.get(integer(actor_id, "actor id"))
         box = actor.bounding_box if actor is not None else BoundingBox(Vector3(), Vector3())
         return wt.ok(wt.bbox_to_wire(box, actor.id if actor else 0))
 
     def rpc_set_actor_transform(self, actor_id: Any, transform: Any) -> Any:
         return self._void(
             lambda: self.world.set_transform(
-                _int(actor_id, "actor id"), wt.transform_from_wire(transform)
+                integer(actor_id, "actor id"), wt.transform_from_wire(transform)
             )
         )
 
@@ -344,7 +319,7 @@ class RpcHandlers:
         force = wt.location_from_wire(vector)
         dt = self.world.last_delta or 0.05
         impulse = Vector3(force.x * dt, force.y * dt, force.z * dt)
-        return self._void(lambda: self.world.add_impulse(_int(actor_id, "actor id"), impulse))
+        return self._void(lambda: self.world.add_impulse(integer(actor_id, "actor id"), impulse))
 
     def rpc_add_actor_force_at_location(
         self, actor_id: Any, vector: Any, location: Any = None
@@ -360,7 +335,7 @@ class RpcHandlers:
     def rpc_set_actor_simulate_physics(self, actor_id: Any, enabled: Any) -> Any:
         return self._void(
             lambda: self.world.set_simulate_physics(
-                _int(actor_id, "actor id"), _bool(enabled, "enabled")
+                integer(actor_id, "actor id"), boolean(enabled, "enabled")
             )
         )
 
@@ -386,7 +361,7 @@ class RpcHandlers:
         c = wt.VehicleControl.from_wire(control)
         return self._void(
             lambda: self.world.apply_vehicle_control(
-                _int(actor_id, "actor id"),
+                integer(actor_id, "actor id"),
                 c.throttle,
                 c.steer,
                 c.brake,
@@ -401,7 +376,7 @@ class RpcHandlers:
         c = wt.WalkerControl.from_wire(control)
         return self._void(
             lambda: self.world.apply_walker_control(
-                _int(actor_id, "actor id"), c.direction, c.speed, c.jump
+                integer(actor_id, "actor id"), c.direction, c.speed, c.jump
             )
         )
 
@@ -414,7 +389,7 @@ class RpcHandlers:
             flags = flags[0]
         return self._void(
             lambda: self.world.set_vehicle_light_state(
-                _int(actor_id, "actor id"), _int(flags, "light flags")
+                integer(actor_id, "actor id"), integer(flags, "light flags")
             )
         )
 
@@ -442,7 +417,7 @@ class RpcHandlers:
         return wt.ok(False)
 
     def _sensor_by_stream(self, stream_id: Any) -> Actor:
-        wanted = _int(stream_id, "stream id")
+        wanted = integer(stream_id, "stream id")
         for actor in self.world.actors.values():
             if actor.stream_id == wanted:
                 return actor
@@ -465,33 +440,33 @@ class RpcHandlers:
     # -- traffic lights -------------------------------------------------------------------
     def rpc_set_traffic_light_state(self, actor_id: Any, state: Any) -> Any:
         return self._void(
-            lambda: self.world.lights.set_state(self._light_id(actor_id), _int(state, "state"))
+            lambda: self.world.lights.set_state(self._light_id(actor_id), integer(state, "state"))
         )
 
     def rpc_set_traffic_light_green_time(self, actor_id: Any, seconds: Any) -> Any:
         return self._void(
             lambda: self.world.lights.set_times(
-                self._light_id(actor_id), green=_float(seconds, "green time")
+                self._light_id(actor_id), green=number(seconds, "green time")
             )
         )
 
     def rpc_set_traffic_light_yellow_time(self, actor_id: Any, seconds: Any) -> Any:
         return self._void(
             lambda: self.world.lights.set_times(
-                self._light_id(actor_id), yellow=_float(seconds, "yellow time")
+                self._light_id(actor_id), yellow=number(seconds, "yellow time")
             )
         )
 
     def rpc_set_traffic_light_red_time(self, actor_id: Any, seconds: Any) -> Any:
         return self._void(
             lambda: self.world.lights.set_times(
-                self._light_id(actor_id), red=_float(seconds, "red time")
+                self._light_id(actor_id), red=number(seconds, "red time")
             )
         )
 
     def rpc_freeze_traffic_light(self, actor_id: Any, frozen: Any) -> Any:
         return self._void(
-            lambda: self.world.lights.freeze(self._light_id(actor_id), _bool(frozen, "freeze"))
+            lambda: self.world.lights.freeze(self._light_id(actor_id), boolean(frozen, "freeze"))
         )
 
     def rpc_reset_traffic_light_group(self, actor_id: Any) -> Any:
@@ -502,17 +477,17 @@ class RpcHandlers:
         return wt.ok_void()
 
     def rpc_freeze_all_traffic_lights(self, frozen: Any) -> Any:
-        self.world.lights.freeze_all(_bool(frozen, "freeze"))
+        self.world.lights.freeze_all(boolean(frozen, "freeze"))
         return wt.ok_void()
 
     def rpc_get_group_traffic_lights(self, actor_id: Any) -> Any:
-        light_id = _int(actor_id, "actor id")
+        light_id = integer(actor_id, "actor id")
         if self.world.lights.get(light_id) is None:
             return wt.error(f"actor {light_id} is not a traffic light")
         return wt.ok(self.world.lights.group_of(light_id))
 
     def rpc_get_light_boxes(self, actor_id: Any) -> Any:
-        light_id = _int(actor_id, "actor id")
+        light_id = integer(actor_id, "actor id")
         light = self.world.lights.get(light_id)
         if light is None:
             return wt.error(f"actor {light_id} is not a traffic light")
@@ -521,7 +496,7 @@ class RpcHandlers:
         return wt.ok([wt.bbox_to_wire(box, light_id)])
 
     def _light_id(self, actor_id: Any) -> int:
-        light_id = _int(actor_id, "actor id")
+        light_id = integer(actor_id, "actor id")
         self.world.traffic_light(light_id)
         return light_id
 
@@ -536,14 +511,14 @@ class RpcHandlers:
     def rpc_add_traffic_manager_running(self, entry: Any) -> Any:
         if not isinstance(entry, list) or len(entry) != 2:
             raise WireError("traffic manager entry must be [ip, port]")
-        ip, port = _str(entry[0], "ip"), _int(entry[1], "port")
+        ip, port = string(entry[0], "ip"), integer(entry[1], "port")
         if port in self.server.traffic_managers:
             return wt.ok(False)
         self.server.traffic_managers[port] = (ip, port)
         return wt.ok(True)
 
     def rpc_destroy_traffic_manager(self, port: Any) -> Any:
-        return wt.ok(self.server.traffic_managers.pop(_int(port, "port"), None) is not None)
+        return wt.ok(self.server.traffic_managers.pop(integer(port, "port"), None) is not None)
 
     # -- batches --------------------------------------------------------------------------
     def rpc_apply_batch(self, commands: Any, do_tick_cue: Any = False) -> Any:
@@ -566,7 +541,7 @@ class RpcHandlers:
             batch_actors, batch_controls = [], []
             responses.append(self._run_command(raw))
         self.world.apply_vehicle_controls(batch_actors, batch_controls)
-        if _bool(do_tick_cue, "do_tick_cue"):
+        if boolean(do_tick_cue, "do_tick_cue"):
             self.server.tick_from_client()
         return responses  # bare vector<CommandResponse>: not wrapped in Response
 
@@ -652,7 +627,9 @@ class RpcHandlers:
         self, method: Callable[[int, Vector3], None], actor_id: Any, vector: Any
     ) -> Any:
         """A ``Response<void>`` RPC taking an actor id and a Vector3D."""
-        return self._void(lambda: method(_int(actor_id, "actor id"), wt.location_from_wire(vector)))
+        return self._void(
+            lambda: method(integer(actor_id, "actor id"), wt.location_from_wire(vector))
+        )
 
     def _void(self, action: Callable[[], Any]) -> Any:
         try:

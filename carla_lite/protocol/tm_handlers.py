@@ -12,10 +12,10 @@ clients.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from typing import Any
 
+from carla_lite.protocol.arguments import boolean, number_in
 from carla_lite.protocol.wire_types import WireError
 from carla_lite.traffic import TrafficManager
 from carla_lite.traffic.manager import route_from_locations, route_from_options
@@ -64,21 +64,6 @@ def _actor_id(raw: Any) -> int:
     return raw
 
 
-def _number(raw: Any, what: str, low: float = -math.inf, high: float = math.inf) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise WireError(f"{what} must be a number, got {type(raw).__name__}")
-    value = float(raw)
-    if not (math.isfinite(value) and low <= value <= high):
-        raise WireError(f"{what} must be a finite number in [{low:g}, {high:g}], got {raw!r}")
-    return value
-
-
-def _flag(raw: Any, what: str) -> bool:
-    if not isinstance(raw, bool):
-        raise WireError(f"{what} must be a boolean, got {type(raw).__name__}")
-    return raw
-
-
 def _locations(raw: Any) -> list[tuple[float, float, float]]:
     if not isinstance(raw, list):
         raise WireError(f"a path must be a list of locations, got {type(raw).__name__}")
@@ -86,7 +71,7 @@ def _locations(raw: Any) -> list[tuple[float, float, float]]:
     for index, point in enumerate(raw):
         if not (isinstance(point, list) and len(point) == 3):
             raise WireError(f"path point {index} must be [x, y, z], got {point!r:.60}")
-        x, y, z = (_number(v, f"path point {index}") for v in point)
+        x, y, z = (number_in(v, f"path point {index}") for v in point)
         out.append((x, y, z))
     return out
 
@@ -162,63 +147,63 @@ class TrafficManagerHandlers:
         self, name: str, setting: str, low: float, high: float
     ) -> Callable[[Any, Any], None]:
         def handler(actor: Any, value: Any) -> None:
-            number = _number(value, f"{name} value", low, high)
+            number = number_in(value, f"{name} value", low, high)
             self.manager.params.set_vehicle(_actor_id(actor), setting, number)
 
         return handler
 
     def _vehicle_bool(self, name: str, setting: str) -> Callable[[Any, Any], None]:
         def handler(actor: Any, value: Any) -> None:
-            self.manager.params.set_vehicle(_actor_id(actor), setting, _flag(value, name))
+            self.manager.params.set_vehicle(_actor_id(actor), setting, boolean(value, name))
 
         return handler
 
     def rpc_set_collision_detection(self, reference: Any, other: Any, detect: Any) -> None:
         self.manager.params.set_collision_detection(
-            _actor_id(reference), _actor_id(other), _flag(detect, "detect_collision")
+            _actor_id(reference), _actor_id(other), boolean(detect, "detect_collision")
         )
 
     def rpc_set_force_lane_change(self, actor: Any, left: Any) -> None:
-        self.manager.force_lane_change(_actor_id(actor), _flag(left, "direction"))
+        self.manager.force_lane_change(_actor_id(actor), boolean(left, "direction"))
 
     # -- global settings -------------------------------------------------------------------
     def rpc_set_global_percentage_speed_difference(self, value: Any) -> None:
         self.manager.params.set_global(
-            "speed_difference", _number(value, "percentage", -1e3, 100.0)
+            "speed_difference", number_in(value, "percentage", -1e3, 100.0)
         )
 
     def rpc_set_global_lane_offset(self, value: Any) -> None:
-        self.manager.params.set_global("lane_offset", _number(value, "offset", -10.0, 10.0))
+        self.manager.params.set_global("lane_offset", number_in(value, "offset", -10.0, 10.0))
 
     def rpc_set_global_distance_to_leading_vehicle(self, value: Any) -> None:
-        self.manager.params.set_global("distance_to_leader", _number(value, "distance", 0.0, 1e3))
+        self.manager.params.set_global("distance_to_leader", number_in(value, "distance", 0.0, 1e3))
 
     def rpc_set_hybrid_physics_mode(self, enabled: Any) -> None:
-        self.manager.params.set_global("hybrid_physics", _flag(enabled, "mode_switch"))
+        self.manager.params.set_global("hybrid_physics", boolean(enabled, "mode_switch"))
 
     def rpc_set_hybrid_physics_radius(self, radius: Any) -> None:
-        self.manager.params.set_global("hybrid_radius", _number(radius, "radius", 0.0))
+        self.manager.params.set_global("hybrid_radius", number_in(radius, "radius", 0.0))
 
     def rpc_set_osm_mode(self, enabled: Any) -> None:
-        self.manager.params.set_global("osm_mode", _flag(enabled, "mode_switch"))
+        self.manager.params.set_global("osm_mode", boolean(enabled, "mode_switch"))
 
     def rpc_set_respawn_dormant_vehicles(self, enabled: Any) -> None:
-        self.manager.params.set_global("respawn_dormant", _flag(enabled, "mode_switch"))
+        self.manager.params.set_global("respawn_dormant", boolean(enabled, "mode_switch"))
 
     def rpc_set_boundaries_respawn_dormant_vehicles(self, lower: Any, upper: Any) -> None:
-        bounds = (_number(lower, "lower bound", 0.0), _number(upper, "upper bound", 0.0))
+        bounds = (number_in(lower, "lower bound", 0.0), number_in(upper, "upper bound", 0.0))
         self.manager.params.set_global("respawn_bounds", bounds)
 
     def rpc_set_max_boundaries(self, lower: Any, upper: Any) -> None:
-        bounds = (_number(lower, "lower bound", 0.0), _number(upper, "upper bound", 0.0))
+        bounds = (number_in(lower, "lower bound", 0.0), number_in(upper, "upper bound", 0.0))
         self.manager.params.set_global("max_bounds", bounds)
 
     def rpc_set_synchronous_mode(self, enabled: Any) -> None:
-        self.manager.params.set_global("synchronous", _flag(enabled, "mode"))
+        self.manager.params.set_global("synchronous", boolean(enabled, "mode"))
 
     def rpc_set_synchronous_mode_timeout_in_milisecond(self, value: Any) -> None:
         self.manager.params.set_global(
-            "synchronous_timeout_ms", _number(value, "timeout [ms]", 0.0)
+            "synchronous_timeout_ms", number_in(value, "timeout [ms]", 0.0)
         )
 
     def rpc_set_random_device_seed(self, seed: Any) -> None:
@@ -229,23 +214,23 @@ class TrafficManagerHandlers:
     # -- paths and routes ------------------------------------------------------------------
     def rpc_set_path(self, actor: Any, path: Any, empty_buffer: Any = True) -> None:
         route = route_from_locations(_locations(path))
-        self.manager.set_route(_actor_id(actor), route, _flag(empty_buffer, "empty_buffer"))
+        self.manager.set_route(_actor_id(actor), route, boolean(empty_buffer, "empty_buffer"))
 
     def rpc_update_custom_path(self, actor_id: Any, path: Any) -> None:
         self.manager.set_route(_actor_id(actor_id), route_from_locations(_locations(path)), True)
 
     def rpc_remove_custom_path(self, actor_id: Any, remove_path: Any = True) -> None:
-        self.manager.clear_route(_actor_id(actor_id), _flag(remove_path, "remove_path"))
+        self.manager.clear_route(_actor_id(actor_id), boolean(remove_path, "remove_path"))
 
     def rpc_set_imported_route(self, actor: Any, route: Any, empty_buffer: Any = True) -> None:
         plan = route_from_options(_road_options(route))
-        self.manager.set_route(_actor_id(actor), plan, _flag(empty_buffer, "empty_buffer"))
+        self.manager.set_route(_actor_id(actor), plan, boolean(empty_buffer, "empty_buffer"))
 
     def rpc_update_imported_route(self, actor_id: Any, route: Any) -> None:
         self.manager.set_route(_actor_id(actor_id), route_from_options(_road_options(route)), True)
 
     def rpc_remove_imported_route(self, actor_id: Any, remove_path: Any = True) -> None:
-        self.manager.clear_route(_actor_id(actor_id), _flag(remove_path, "remove_path"))
+        self.manager.clear_route(_actor_id(actor_id), boolean(remove_path, "remove_path"))
 
     def rpc_get_next_action(self, actor_id: Any) -> Any:
         action = self.manager.next_action(_actor_id(actor_id))
