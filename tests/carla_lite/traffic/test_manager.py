@@ -23,6 +23,15 @@ def _world(map_name: str = "LiteTown01", seed: int = 1) -> World:
     return World(MapCatalog([]), default_library(), map_name, seed=seed)
 
 
+def _ahead_on_lane(world: World, start: Transform, points: int, z: float) -> Transform:
+    """The lane centre ``points`` waypoints (2 m each) ahead of ``start``, facing along it."""
+    graph = lane_graph(world.road_map)
+    w = graph.nearest(start.x, start.y, start.yaw)
+    for _ in range(points):
+        w = int(graph.successors(w)[0])
+    return Transform(float(graph.x[w]), float(graph.y[w]), z, 0.0, float(graph.yaw[w]), 0.0)
+
+
 def _lateral_error(world: World, actor_id: int) -> float:
     graph = lane_graph(world.road_map)
     tf = world.transform_of(world.actor(actor_id))
@@ -98,14 +107,8 @@ def test_red_light_holds_a_vehicle_inside_the_trigger_zone() -> None:
 
 def test_a_follower_keeps_its_distance_behind_a_stopped_vehicle() -> None:
     world = _world("LiteHighway01")
-    graph = lane_graph(world.road_map)
     start = world.road_map.spawn_points[0]
-    w = graph.nearest(start.x, start.y, start.yaw)
-    for _ in range(30):  # 60 m further along the same lane
-        w = int(graph.successors(w)[0])
-    parked = world.spawn(
-        CAR, {}, Transform(float(graph.x[w]), float(graph.y[w]), 0.5, 0.0, float(graph.yaw[w]), 0.0)
-    )
+    parked = world.spawn(CAR, {}, _ahead_on_lane(world, start, 30, z=0.5))  # 60 m ahead
     follower = world.spawn(CAR, {}, start)
     tm = world.traffic_manager(8000)
     tm.register([follower.id])
@@ -156,14 +159,9 @@ def test_unregistered_and_reset_vehicles_are_left_alone() -> None:
 
 def test_a_vehicle_stuck_for_90_s_is_removed_but_never_the_hero() -> None:
     world = _world("LiteHighway01")
-    graph = lane_graph(world.road_map)
     start = world.road_map.spawn_points[0]
-    w = graph.nearest(start.x, start.y, start.yaw)
-    for _ in range(10):
-        w = int(graph.successors(w)[0])
-    world.spawn(  # a broken-down car, not driven by the Traffic Manager
-        CAR, {}, Transform(float(graph.x[w]), float(graph.y[w]), 0.5, 0.0, float(graph.yaw[w]), 0.0)
-    )
+    # A broken-down car 20 m ahead, not driven by the Traffic Manager.
+    world.spawn(CAR, {}, _ahead_on_lane(world, start, 10, z=0.5))
     stuck = world.spawn(CAR, {}, start)
     hero = world.spawn(CAR, {"role_name": "hero"}, world.road_map.spawn_points[60])
     tm = world.traffic_manager(8000)
@@ -193,16 +191,9 @@ def test_ring_labels_find_every_ring_and_nothing_else() -> None:
 
 def test_a_vehicle_stops_for_a_walker_on_its_lane() -> None:
     world = _world("LiteHighway01")
-    graph = lane_graph(world.road_map)
     start = world.road_map.spawn_points[0]
-    w = graph.nearest(start.x, start.y, start.yaw)
-    for _ in range(25):  # 50 m ahead, on the lane centre
-        w = int(graph.successors(w)[0])
-    walker = world.spawn(
-        "walker.pedestrian.0001",
-        {},
-        Transform(float(graph.x[w]), float(graph.y[w]), 1.0, 0.0, 0.0, 0.0),
-    )
+    spot = _ahead_on_lane(world, start, 25, z=1.0)  # 50 m ahead, on the lane centre
+    walker = world.spawn("walker.pedestrian.0001", {}, Transform(spot.x, spot.y, spot.z))
     car = world.spawn(CAR, {}, start)
     tm = world.traffic_manager(8000)
     tm.register([car.id])
