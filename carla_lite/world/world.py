@@ -73,7 +73,6 @@ class World:
         self.vehicle_light_flags: dict[int, int] = {}
         #: Server-side Traffic Managers by port; they outlive episodes, like CARLA's.
         self.traffic_managers: dict[int, TrafficManager] = {}
-        self._stuck_vehicles: list[int] = []
         self.road_map: RoadMap = self._read_map(map_name)
         self.collisions = CollisionSystem(self.road_map)
         self.spectator: Actor = self._new_episode()
@@ -355,7 +354,7 @@ class World:
         if self._layout is None:
             self._layout = _Layout(self)
         layout = self._layout
-        self._drive_traffic(layout, dt)
+        stuck = self._drive_traffic(layout, dt)
         prev_pose = self.fleet.pose.copy()
         road_map = self.road_map
         # Heights at or below each vehicle's own level, so bridges and the roads under
@@ -378,9 +377,8 @@ class World:
                 messages.append(
                     SensorMessage(sensor.stream_id, sensor, self.transform_of(sensor), event)
                 )
-        for actor_id in self._stuck_vehicles:
+        for actor_id in stuck:  # after the tick, so this frame still shows them
             self.destroy(actor_id)
-        self._stuck_vehicles = []
         return TickResult(snapshot, messages)
 
     # -- traffic manager ------------------------------------------------------------------
@@ -393,14 +391,13 @@ class World:
             lane_graph(self.road_map)  # built now, not inside a 2 s Traffic Manager call
         return manager
 
-    def _drive_traffic(self, layout: _Layout, dt: float) -> None:
-        """Let the Traffic Managers plan; vehicles they find stuck go after this tick."""
+    def _drive_traffic(self, layout: _Layout, dt: float) -> list[int]:
+        """Let the Traffic Managers plan; return the vehicles they found stuck."""
         managers = [m for m in self.traffic_managers.values() if m.due(dt, layout.version)]
         if not managers:
-            return
+            return []
         scene = layout.traffic_scene(self)
-        for manager in managers:
-            self._stuck_vehicles += manager.step(scene, layout.version)
+        return [i for manager in managers for i in manager.step(scene, layout.version)]
 
 
 _MOVING = (ActorKind.VEHICLE, ActorKind.WALKER)
