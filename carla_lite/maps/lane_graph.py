@@ -80,6 +80,7 @@ class LaneGraph:
         road, lane: OpenDRIVE road and lane id.
         first_succ, n_succ: Successors of each waypoint are
             ``succ[first_succ[w] : first_succ[w] + n_succ[w]]``.
+        next_default: The first successor of each waypoint (itself at a dead end).
         pred: One predecessor of each waypoint (-1 if none).
         left, right: Same-direction neighbour waypoint to the left / right (-1 if none).
         conflict_ptr, conflicts: CSR lists of conflicting waypoints (itself first).
@@ -201,6 +202,9 @@ class LaneGraph:
             for s in succ_of[w]:
                 pred[s] = w
         self.pred = pred
+        # The default way on: the first successor, the waypoint itself at a dead end.
+        first = np.append(self.succ, -1)[self.first_succ]  # first_succ <= len(succ)
+        self.next_default = np.where(counts > 0, first, np.arange(n)).astype(np.int64)
 
     def _linked_runs(
         self,
@@ -275,11 +279,7 @@ class LaneGraph:
         return left, right
 
     def _curve_speeds(self) -> FloatArray:
-        nxt = np.where(
-            self.n_succ > 0, self.succ[np.minimum(self.first_succ, len(self.succ) - 1)], -1
-        )
-        has = nxt >= 0
-        target = np.where(has, nxt, np.arange(len(self.x)))
+        target = self.next_default
         dist = np.hypot(self.x[target] - self.x, self.y[target] - self.y)
         turn = (self.yaw[target] - self.yaw + 180.0) % 360.0 - 180.0
         self.signed_curvature = np.radians(turn) / np.maximum(dist, 0.5)

@@ -100,9 +100,8 @@ class PathBuffer:
 
     def _next_many(self, rows: np.ndarray, last: np.ndarray) -> np.ndarray:
         g = self.graph
-        count = g.n_succ[last]
-        out = np.where(count > 0, g.succ[np.minimum(g.first_succ[last], len(g.succ) - 1)], last)
-        branching = count > 1
+        out = g.next_default[last]
+        branching = g.n_succ[last] > 1
         if branching.any():
             for i in np.flatnonzero(branching).tolist():
                 out[i] = self._next_one(int(rows[i]), int(last[i]))
