@@ -1,0 +1,21 @@
+"""Which class simulates each server-side sensor blueprint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from carla_lite.sensors.base import Sensor, SensorSpec
+from carla_lite.sensors.collision import CollisionSensor
+
+SensorFactory = Callable[[SensorSpec], Sensor]
+
+#: Blueprint id -> sensor class. A sensor blueprint missing here spawns (the client sees
+#: the actor and can listen) but never measures anything.
+SENSOR_CLASSES: dict[str, SensorFactory] = {
+    "sensor.other.collision": CollisionSensor,
+}
+
+
+def create_sensor(spec: SensorSpec) -> Sensor | None:
+    factory = SENSOR_CLASSES.get(spec.blueprint_id)
+    return factory(spec) if factory is not None else None
