@@ -18,19 +18,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from carla_lite.geom import BoundingBox, Vector3
 from carla_lite.protocol import wire_types as wt
 from carla_lite.protocol.arguments import boolean, integer, number, string
+from carla_lite.protocol.session import WORLD_OBSERVER_STREAM, Session
 from carla_lite.protocol.wire_types import CommandType, WireError
 from carla_lite.world.actors import Actor, ActorKind
 from carla_lite.world.errors import WorldError
 from carla_lite.world.settings import WorldSettings
 
 if TYPE_CHECKING:
-    from carla_lite.server import CarlaLiteServer
     from carla_lite.world.world import World
 
 log = logging.getLogger(__name__)
 
 SERVER_VERSION = "0.9.16"
-WORLD_OBSERVER_STREAM = 1
 T = TypeVar("T")
 
 
@@ -73,16 +72,17 @@ def _vehicle_control(raw: Any) -> tuple[int, list[Any]] | None:
 
 
 class RpcHandlers:
-    """The RPC table of one server; every call runs under the server's lock."""
+    """The simulator's RPC table; every call runs under the simulator's lock."""
 
-    def __init__(self, server: CarlaLiteServer) -> None:
-        self.server = server
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self._settings_wire: tuple[object, Any] = (None, None)
         self._weather_wire: tuple[object, Any] = (None, None)
+        self._definitions: list[Any] | None = None
 
     @property
     def world(self) -> World:
-        return self.server.world
+        return self.session.world
 
     def table(self) -> dict[str, Callable[..., Any]]:
         """Map of RPC name to handler."""
@@ -91,17 +91,7 @@ class RpcHandlers:
 
     # -- helpers --------------------------------------------------------------------------
     def actor_wire(self, actor: Actor) -> list[Any]:
-        token = self.server.streams.make_token(actor.stream_id) if actor.stream_id else b""
-        bp = actor.blueprint
-        types = {attr.id: int(attr.type) for attr in bp.attributes}
-        description = wt.ActorDescription(
-            uid=self.world.library.uid(bp.id),
-            id=bp.id,
-            attributes={k: (types.get(k, 4), v) for k, v in actor.attributes.items()},
-        )
-        return wt.actor_to_wire(
-            actor.id, actor.parent_id, description, actor.bounding_box, actor.semantic_tags, token
-        )
+        return self.session.actor_wire(actor)
 
     def _actor(self, actor_id: Any) -> Actor:
         return self.world.actor(integer(actor_id, "actor id"))
@@ -111,17 +101,15 @@ class RpcHandlers:
         return wt.ok(SERVER_VERSION)
 
     def rpc_get_episode_info(self) -> Any:
-        token = self.server.streams.make_token(WORLD_OBSERVER_STREAM)
+        token = self.session.streams.make_token(WORLD_OBSERVER_STREAM)
         return wt.ok([self.world.episode_id, [token]])
 
     def rpc_get_sensor_token(self, stream_id: Any) -> Any:
         stream_id = integer(stream_id, "stream id")
-        known = stream_id == WORLD_OBSERVER_STREAM or any(
-            a.stream_id == stream_id for a in self.world.actors.values()
-        )
-        if not known:
+        token = self.session.sensor_token(stream_id)
+        if token is None:
             return wt.error(f"no sensor with stream id {stream_id}")
-        return wt.ok([self.server.streams.make_token(stream_id)])
+        return wt.ok([token])
 
     def rpc_get_episode_settings(self) -> Any:
         # Asked every tick by the Traffic Manager: encode once per settings object.
@@ -136,11 +124,11 @@ class RpcHandlers:
         fixed = settings.fixed_delta_seconds
         if fixed is not None and not 0.0 < fixed <= 10.0:
             return wt.error(f"fixed_delta_seconds must be in (0, 10] s or None, got {fixed}")
-        self.server.apply_settings(WorldSettings(**dataclasses.asdict(settings)))
+        self.session.apply_settings(WorldSettings(**dataclasses.asdict(settings)))
         return wt.ok(self.world.frame)
 
     def rpc_tick_cue(self) -> Any:
-        return wt.ok(self.server.tick_from_client())
+        return wt.ok(self.session.tick_from_client())
 
     def rpc_get_required_files(self, folder: Any = "", download: Any = True) -> Any:
         return wt.ok([])
@@ -177,7 +165,7 @@ class RpcHandlers:
     ) -> Any:
         name = string(map_name, "map name")
         try:
-            self.server.load_map(
+            self.session.load_map(
                 name,
                 reset_settings=boolean(reset_settings, "reset_settings"),
                 map_layers=integer(layers, "map layers"),
@@ -235,9 +223,9 @@ class RpcHandlers:
 
     # -- blueprints and actors ------------------------------------------------------------
     def rpc_get_actor_definitions(self) -> Any:
-        return wt.ok(
-            [wt.actor_definition_to_wire(*definition) for definition in self.server.definitions()]
-        )
+        if self._definitions is None:
+            self._definitions = list(self.world.library.definitions())
+        return wt.ok([wt.actor_definition_to_wire(*d) for d in self._definitions])
 
     def rpc_spawn_actor(self, description: Any, transform: Any) -> Any:
         return self._spawn(description, transform, 0, 0)
@@ -265,11 +253,7 @@ class RpcHandlers:
 
     def rpc_destroy_actor(self, actor_id: Any) -> Any:
         actor_id = integer(actor_id, "actor id")
-        stream = self.world.actors[actor_id].stream_id if actor_id in self.world.actors else 0
-        destroyed = self.world.destroy(actor_id)
-        if destroyed and stream:
-            self.server.streams.close_stream(stream)
-        if not destroyed:
+        if not self.session.destroy(actor_id):
             return wt.error(f"could not destroy actor {actor_id}: not found")
         return wt.ok(True)
 
@@ -418,10 +402,10 @@ class RpcHandlers:
 
     def _sensor_by_stream(self, stream_id: Any) -> Actor:
         wanted = integer(stream_id, "stream id")
-        for actor in self.world.actors.values():
-            if actor.stream_id == wanted:
-                return actor
-        raise WorldError(f"no sensor with stream id {wanted}")
+        actor = self.session.sensor_by_stream(wanted)
+        if actor is None:
+            raise WorldError(f"no sensor with stream id {wanted}")
+        return actor
 
     def rpc_get_vehicle_light_state(self, actor_id: Any) -> Any:
         actor = self._actor(actor_id)
@@ -502,23 +486,20 @@ class RpcHandlers:
 
     # -- traffic manager: served by carla_lite, or registered by a client-side TM ----------
     def rpc_is_traffic_manager_running(self, port: Any) -> Any:
-        return wt.ok(self.server.traffic_manager_running(_port(port)))
+        return wt.ok(self.session.traffic_managers.running(_port(port)))
 
     def rpc_get_traffic_manager_running(self, port: Any) -> Any:
-        ip, tm_port = self.server.traffic_manager_address(_port(port))
+        ip, tm_port = self.session.traffic_managers.address(_port(port))
         return wt.ok([ip, tm_port])
 
     def rpc_add_traffic_manager_running(self, entry: Any) -> Any:
         if not isinstance(entry, list) or len(entry) != 2:
             raise WireError("traffic manager entry must be [ip, port]")
         ip, port = string(entry[0], "ip"), integer(entry[1], "port")
-        if port in self.server.traffic_managers:
-            return wt.ok(False)
-        self.server.traffic_managers[port] = (ip, port)
-        return wt.ok(True)
+        return wt.ok(self.session.traffic_managers.register(ip, port))
 
     def rpc_destroy_traffic_manager(self, port: Any) -> Any:
-        return wt.ok(self.server.traffic_managers.pop(integer(port, "port"), None) is not None)
+        return wt.ok(self.session.traffic_managers.unregister(integer(port, "port")))
 
     # -- batches --------------------------------------------------------------------------
     def rpc_apply_batch(self, commands: Any, do_tick_cue: Any = False) -> Any:
@@ -542,7 +523,7 @@ class RpcHandlers:
             responses.append(self._run_command(raw))
         self.world.apply_vehicle_controls(batch_actors, batch_controls)
         if boolean(do_tick_cue, "do_tick_cue"):
-            self.server.tick_from_client()
+            self.session.tick_from_client()
         return responses  # bare vector<CommandResponse>: not wrapped in Response
 
     def _run_command(self, raw: Any, future_actor: int = 0) -> Any:
@@ -575,11 +556,8 @@ class RpcHandlers:
                 self._execute(follow_up, actor.id)
             return actor.id
         if kind is CommandType.DestroyActor:
-            stream = world.actors[actor_id].stream_id if actor_id in world.actors else 0
-            if not world.destroy(actor_id):
+            if not self.session.destroy(actor_id):
                 raise WorldError(f"actor {actor_id} not found")
-            if stream:
-                self.server.streams.close_stream(stream)
         elif kind is CommandType.ApplyVehicleControl:
             c = command.control
             assert isinstance(c, wt.VehicleControl)

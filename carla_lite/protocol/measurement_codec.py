@@ -63,13 +63,23 @@ def _imu(x: m.ImuMeasurement, actor: ActorWire) -> bytes:
 
 def _lidar(x: m.LidarMeasurement, actor: ActorWire) -> bytes:
     return ser.lidar_measurement(
-        x.frame, x.timestamp, x.transform, x.horizontal_angle, x.points_per_channel, x.points
+        x.frame,
+        x.timestamp,
+        x.transform,
+        x.horizontal_angle,
+        x.points_per_channel.tolist(),
+        x.points,
     )
 
 
 def _semantic_lidar(x: m.SemanticLidarMeasurement, actor: ActorWire) -> bytes:
     return ser.semantic_lidar_measurement(
-        x.frame, x.timestamp, x.transform, x.horizontal_angle, x.points_per_channel, x.points
+        x.frame,
+        x.timestamp,
+        x.transform,
+        x.horizontal_angle,
+        x.points_per_channel.tolist(),
+        x.points,
     )
 
 

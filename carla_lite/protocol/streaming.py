@@ -22,6 +22,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from carla_lite.protocol.listener import open_listener
@@ -38,6 +39,10 @@ _ADDRESS_NOT_SET = 0
 _U32 = struct.Struct("<I")
 _HANDSHAKE_TIMEOUT = 5.0
 _MAX_MESSAGE = 0xFFFFFFFF
+#: How long a stream waits for its first subscriber after :meth:`StreamServer.expect`.
+EXPECT_SECONDS = 10.0
+#: Messages held for a subscriber that has not connected yet (the oldest go first).
+_HELD_MESSAGES = 8
 
 
 @dataclass(eq=False)
@@ -50,6 +55,14 @@ class _Subscriber:
     closed: bool = False
     backlog: memoryview | None = None  # rest of a frame being written asynchronously
     backlog_deadline: float = 0.0
+
+
+@dataclass(eq=False)
+class _Held:
+    """Messages published to a stream whose subscriber is announced but not connected."""
+
+    deadline: float
+    frames: deque[bytes] = field(default_factory=lambda: deque(maxlen=_HELD_MESSAGES))
 
 
 @dataclass(eq=False)
@@ -87,6 +100,7 @@ class StreamServer:
         self._changed = threading.Condition(self._lock)
         self._streams: dict[int, list[_Subscriber]] = {}
         self._known: set[int] = set()
+        self._held: dict[int, _Held] = {}
         self._to_close: list[_Subscriber] = []
         self._want_write: list[_Subscriber] = []
         self.sync_send_timeout = 10.0
@@ -175,6 +189,25 @@ class StreamServer:
         """Synchronous mode: sends block instead of skipping slow subscribers."""
         self._synchronous = bool(flag)
 
+    def expect(self, stream_id: int, seconds: float = EXPECT_SECONDS) -> None:
+        """A client is about to subscribe: hold what is published until it connects.
+
+        The client asks for a stream's token (``get_sensor_token``) before it connects,
+        and a synchronous program ticks right after ``listen()`` returns: without this,
+        the first frame would be published before the subscription arrives and be lost.
+        """
+        with self._lock:
+            if stream_id in self._known:
+                self._held[stream_id] = _Held(time.monotonic() + seconds)
+
+    def wanted_streams(self) -> set[int]:
+        """Streams with a subscriber or one expected (the sensors worth measuring)."""
+        now = time.monotonic()
+        with self._lock:
+            for stream_id in [i for i, h in self._held.items() if h.deadline <= now]:
+                del self._held[stream_id]
+            return set(self._streams) | set(self._held)
+
     def subscriber_count(self, stream_id: int) -> int:
         """Number of connected subscribers of a stream."""
         subs = self._streams.get(stream_id)
@@ -199,6 +232,7 @@ class StreamServer:
         with self._lock:
             subs = self._streams.pop(stream_id, [])
             self._known.discard(stream_id)
+            self._held.pop(stream_id, None)
         for sub in subs:
             self._close_sub(sub)
 
@@ -222,13 +256,15 @@ class StreamServer:
             ValueError: empty or over-4-GiB message (the client would treat an empty
                 one as an error and reconnect).
         """
-        subs = self._streams.get(stream_id)
-        if not subs:
-            return 0
         size = len(message)
         if size == 0 or size > _MAX_MESSAGE:
             raise ValueError(f"stream {stream_id}: cannot send a message of {size} bytes")
         header = _U32.pack(size)
+        subs = self._streams.get(stream_id)
+        if not subs:
+            if stream_id in self._held:
+                self._hold(stream_id, header + message)
+            return 0
         sent = 0
         synchronous = self._synchronous
         for sub in tuple(subs):
@@ -240,6 +276,18 @@ class StreamServer:
         return sent
 
     # ---------------------------------------------------------------- sending
+
+    def _hold(self, stream_id: int, frame: bytes) -> None:
+        with self._lock:
+            held = self._held.get(stream_id)
+            subs = self._streams.get(stream_id)
+            if held is not None and not subs:
+                held.frames.append(frame)
+                return
+        # The subscriber connected meanwhile: send it the normal way.
+        for sub in tuple(subs or ()):
+            if self._send(sub, frame[:4], frame[4:], self._synchronous) is None:
+                self._drop(sub, "send failed")
 
     def _send(
         self, sub: _Subscriber, header: bytes, message: bytes, synchronous: bool
@@ -460,6 +508,12 @@ class StreamServer:
         sub = _Subscriber(pending.sock, stream_id, pending.peer)
         self._selector.modify(pending.sock, selectors.EVENT_READ, sub)
         with self._lock:
+            held = self._held.pop(stream_id, None)
+            if held is not None and held.frames:
+                # Written before anything newer: publish() finishes a backlog first.
+                sub.backlog = memoryview(b"".join(held.frames))
+                sub.backlog_deadline = time.monotonic() + self.sync_send_timeout
+                self._want_write.append(sub)
             self._streams.setdefault(stream_id, []).append(sub)
             self._changed.notify_all()
         logger.debug("stream %d: subscriber %s", stream_id, pending.peer)

@@ -63,7 +63,6 @@ class Actor:
     attachment_type: int = 0
     relative: Transform = field(default_factory=Transform)
     slot: int = -1
-    stream_id: int = 0
     sticky_control: bool = True
     children: list[int] = field(default_factory=list)
 

@@ -1,4 +1,4 @@
-"""What one tick produces: the world state every client sees and the sensor events."""
+"""What one tick produces: the world state every client sees and the sensors' measurements."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from carla_lite.geom import Transform, Vector3
+from carla_lite.geom import Vector3
+from carla_lite.sensors.measurements import Measurement
 from carla_lite.world.actors import Actor
 
 
@@ -63,16 +64,9 @@ class CollisionEvent:
 
 
 @dataclass(slots=True)
-class SensorMessage:
-    """One message for one sensor stream, before serialisation."""
-
-    stream_id: int
-    sensor: Actor
-    sensor_transform: Transform
-    collision: CollisionEvent | None = None
-
-
-@dataclass(slots=True)
 class TickResult:
+    """A tick's world state, its sensors' measurements and the actors it removed."""
+
     snapshot: WorldSnapshot
-    messages: list[SensorMessage] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)
+    removed: list[Actor] = field(default_factory=list)

@@ -6,7 +6,7 @@ import itertools
 import logging
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,12 +17,15 @@ from carla_lite.maps import RoadMap, load_road_map
 from carla_lite.maps.catalog import MapCatalog
 from carla_lite.maps.lane_graph import lane_graph
 from carla_lite.physics import VehicleFleet, WalkerCrowd
+from carla_lite.sensors.base import SensorConfigError, SensorSpec
+from carla_lite.sensors.frame import Bodies, Contact, SensorFrame
+from carla_lite.sensors.suite import SensorSuite
 from carla_lite.traffic import TrafficManager, TrafficScene, VehicleBody
 from carla_lite.world.actors import CLIENT_SIDE_SENSORS, Actor, ActorKind, kind_of
 from carla_lite.world.collisions import BodyShapes, CollisionSystem
 from carla_lite.world.errors import SpawnError, UnknownActorError, WorldError
 from carla_lite.world.settings import WorldSettings
-from carla_lite.world.snapshot import SensorMessage, TickResult, WorldSnapshot
+from carla_lite.world.snapshot import CollisionEvent, TickResult, WorldSnapshot
 from carla_lite.world.traffic_lights import Light, TrafficLightSystem
 from carla_lite.world.transforms import compose, compose_row
 
@@ -32,11 +35,11 @@ log = logging.getLogger(__name__)
 DEFAULT_WEATHER: tuple[float, ...] = (
     0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.03, 0.0331, 0.0,
 )  # fmt: skip
-COLLISION_SENSOR = "sensor.other.collision"
 #: The map name CARLA gives a world generated from OpenDRIVE text.
 OPENDRIVE_MAP = "OpenDriveMap"
-#: Stream ids below this are reserved; 1 is the world observer (episode state).
-FIRST_SENSOR_STREAM = 2
+#: Body colours where the blueprint has no ``color`` attribute (RGB).
+DEFAULT_VEHICLE_COLOR = (128, 128, 128)
+DEFAULT_WALKER_COLOR = (150, 110, 90)
 
 
 class World:
@@ -65,8 +68,8 @@ class World:
         self.map_layers = 0xFFFF
         self._opendrive_text: str | None = None
         self._next_actor_id = 1
-        self._next_stream_id = FIRST_SENSOR_STREAM
         self.actors: dict[int, Actor] = {}
+        self.sensors = SensorSuite()
         self.fleet = VehicleFleet()
         self.crowd = WalkerCrowd()
         self.lights = TrafficLightSystem()
@@ -123,6 +126,7 @@ class World:
         self.crowd = WalkerCrowd()
         self.lights = TrafficLightSystem()
         self.vehicle_light_flags = {}
+        self.sensors = SensorSuite()
         self._layout = None
         spectator = self._add_actor(
             self.library.get("spectator"), {}, Transform(0.0, 0.0, 30.0, -90.0, 0.0, 0.0)
@@ -180,6 +184,12 @@ class World:
             parent.children.append(actor.id)
         else:
             actor = self._add_actor(blueprint, values, transform)
+        if kind is ActorKind.SENSOR and blueprint.id not in CLIENT_SIDE_SENSORS:
+            try:
+                self.sensors.add(SensorSpec(actor.id, blueprint.id, dict(values), actor.parent_id))
+            except SensorConfigError as exc:
+                self._remove(actor.id)
+                raise SpawnError(str(exc)) from None
         return actor
 
     def _add_actor(self, blueprint: Blueprint, values: dict[str, str], tf: Transform) -> Actor:
@@ -200,38 +210,47 @@ class World:
             box = blueprint.bounding_box
             extent = (box.extent.x, box.extent.y, box.extent.z) if box else (0.2, 0.2, 0.9)
             actor.slot = self.crowd.add(tf, extent)
-        elif kind is ActorKind.SENSOR and blueprint.id not in CLIENT_SIDE_SENSORS:
-            actor.stream_id = self._next_stream_id
-            self._next_stream_id += 1
         self.actors[actor.id] = actor
         self._layout = None
         return actor
 
-    def destroy(self, actor_id: int) -> bool:
-        """Destroy one actor (``destroy_actor``); the spectator cannot be destroyed."""
+    def destroy(self, actor_id: int) -> list[Actor]:
+        """Destroy one actor (``destroy_actor``) and the sensors attached to it.
+
+        Returns the actors removed (empty if there was none, or it is the spectator, which
+        cannot be destroyed), so the protocol can close their streams.
+        """
         actor = self.actors.get(actor_id)
         if actor is None or actor is self.spectator:
-            return False
-        self._remove(actor_id)
-        return True
+            return []
+        return self._remove(actor_id)
 
-    def _remove(self, actor_id: int) -> None:
+    def _remove(self, actor_id: int) -> list[Actor]:
         actor = self.actors.pop(actor_id)
+        removed = [actor]
         if actor.kind is ActorKind.VEHICLE:
             self.fleet.remove(actor.slot)
             self.vehicle_light_flags.pop(actor_id, None)
         elif actor.kind is ActorKind.WALKER:
             self.crowd.remove(actor.slot)
+        self.sensors.remove(actor_id)
         parent = self.actors.get(actor.parent_id)
         if parent is not None and actor_id in parent.children:
             parent.children.remove(actor_id)
         for child_id in actor.children:
             child = self.actors.get(child_id)
-            if child is not None:
-                # Like Unreal: a child outlives its parent, left where it was.
+            if child is None:
+                continue
+            if child.kind is ActorKind.SENSOR:
+                # A sensor left on a destroyed car would keep measuring for nobody.
+                child.parent_id = 0
+                removed.extend(self._remove(child_id))
+            else:
+                # Like Unreal: other children outlive the parent, left where they were.
                 child.transform = self.transform_of(child)
                 child.parent_id = 0
         self._layout = None
+        return removed
 
     def transform_of(self, actor: Actor) -> Transform:
         """Current world pose of any actor."""
@@ -346,8 +365,12 @@ class World:
         return light
 
     # -- time -----------------------------------------------------------------------------
-    def tick(self, dt: float) -> TickResult:
-        """Advance the world by ``dt`` seconds and return the new frame's state and events."""
+    def tick(self, dt: float, wanted_sensors: Collection[int] = ()) -> TickResult:
+        """Advance the world by ``dt`` seconds; return the new frame's state and measurements.
+
+        Only the sensors among ``wanted_sensors`` (actor ids: those a client listens to)
+        measure anything.
+        """
         self.frame += 1
         self.elapsed += dt
         self.last_delta = dt
@@ -370,16 +393,15 @@ class World:
         for actor in layout.non_sticky:
             # sticky_control=false: a control lasts one tick (the snapshot still shows it).
             self.fleet.set_control(actor.slot, 0.0, 0.0, 0.0, False, False, False, 0)
-        messages = []
-        for event in events:
-            for sensor_id in layout.collision_sensors.get(event.actor.id, ()):
-                sensor = self.actors[sensor_id]
-                messages.append(
-                    SensorMessage(sensor.stream_id, sensor, self.transform_of(sensor), event)
-                )
+        active = self.sensors.active(wanted_sensors) if len(self.sensors) else []
+        measurements = []
+        if active:
+            frame = layout.sensor_frame(self, snapshot, events)
+            measurements = self.sensors.measure(frame, active)
+        removed = []
         for actor_id in stuck:  # after the tick, so this frame still shows them
-            self.destroy(actor_id)
-        return TickResult(snapshot, messages)
+            removed.extend(self.destroy(actor_id))
+        return TickResult(snapshot, measurements, removed)
 
     # -- traffic manager ------------------------------------------------------------------
     def traffic_manager(self, port: int) -> TrafficManager:
@@ -441,10 +463,43 @@ class _Layout:
                 t = a.transform
                 self.static_kinematics[i, :6] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
         self._traffic: tuple[Any, ...] | None = None
-        self.collision_sensors: dict[int, list[int]] = {}
-        for a in actors:
-            if a.type_id == COLLISION_SENSOR and a.parent_id:
-                self.collision_sensors.setdefault(a.parent_id, []).append(a.id)
+        self.rows = rows
+        self._bodies: Bodies | None = None
+
+    def sensor_frame(
+        self, world: World, snapshot: WorldSnapshot, events: list[CollisionEvent]
+    ) -> SensorFrame:
+        """What the sensors see this tick (body boxes cached with the layout)."""
+        if self._bodies is None:
+            self._bodies = _body_boxes(self.vehicles + self.walkers)
+        body_rows = np.concatenate((self.vehicle_rows, self.walker_rows))
+        kin = snapshot.kinematics
+        bodies = Bodies(
+            ids=self._bodies.ids,
+            pose=kin[body_rows, 0:6],
+            velocity=kin[body_rows, 6:9],
+            box_center=self._bodies.box_center,
+            box_extent=self._bodies.box_extent,
+            semantic_tag=self._bodies.semantic_tag,
+            color=self._bodies.color,
+        )
+        contacts = [
+            Contact(e.actor.id, e.other.id if e.other is not None else 0, e.normal_impulse)
+            for e in events
+        ]
+        return SensorFrame(
+            frame=snapshot.frame,
+            timestamp=snapshot.elapsed_seconds,
+            delta_seconds=snapshot.delta_seconds,
+            road_map=world.road_map,
+            weather=world.weather,
+            ids=snapshot.ids,
+            kinematics=kin,
+            rows=self.rows,
+            bodies=bodies,
+            contacts=contacts,
+            scene_version=self.version,
+        )
 
     def traffic_scene(self, world: World) -> TrafficScene:
         """The Traffic Manager's view of this frame (static parts cached with the layout)."""
@@ -534,6 +589,29 @@ class _Layout:
             light_frozen=lights.frozen[li],
             light_state=lights.state[li],
         )
+
+
+def _body_boxes(actors: list[Actor]) -> Bodies:
+    """The per-layout part of :class:`Bodies` (poses are filled in every tick)."""
+    bodies = Bodies.empty()
+    if not actors:
+        return bodies
+    boxes = [a.bounding_box for a in actors]
+    bodies.ids = np.array([a.id for a in actors], dtype=np.uint32)
+    bodies.box_center = np.array([(b.location.x, b.location.y, b.location.z) for b in boxes])
+    bodies.box_extent = np.array([(b.extent.x, b.extent.y, b.extent.z) for b in boxes])
+    bodies.semantic_tag = np.array([a.blueprint.semantic_tag for a in actors], dtype=np.uint8)
+    bodies.color = np.array([_body_color(a) for a in actors], dtype=np.uint8)
+    return bodies
+
+
+def _body_color(actor: Actor) -> tuple[int, int, int]:
+    raw = actor.attributes.get("color", "")
+    parts = raw.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+        r, g, b = (min(255, int(p)) for p in parts)
+        return r, g, b
+    return DEFAULT_WALKER_COLOR if actor.kind is ActorKind.WALKER else DEFAULT_VEHICLE_COLOR
 
 
 def _check_finite(tf: Transform) -> None:
