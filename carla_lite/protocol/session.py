@@ -18,7 +18,7 @@ from carla_lite.protocol.measurement_codec import encode
 from carla_lite.protocol.streaming import StreamServer
 from carla_lite.protocol.tm_registry import TrafficManagerRegistry
 from carla_lite.protocol.world_state import STATIC_OBSTACLE_TYPE, pack_episode_state
-from carla_lite.world.actors import Actor
+from carla_lite.world.actors import CLIENT_SIDE_SENSORS, Actor, ActorKind
 from carla_lite.world.settings import DEFAULT_VARIABLE_DELTA, WorldSettings
 from carla_lite.world.snapshot import TickResult
 from carla_lite.world.world import World
@@ -45,7 +45,7 @@ class Session:
         """The stream of a server-side sensor (allocated on first use); 0 for other actors."""
         stream = self._stream_of.get(actor.id)
         if stream is None:
-            if actor.id not in self.world.sensors:
+            if actor.kind is not ActorKind.SENSOR or actor.type_id in CLIENT_SIDE_SENSORS:
                 return 0
             stream = self._next_stream
             self._next_stream += 1
