@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from carla_lite.maps.errors import MapLoadError
+from carla_lite.maps.georeference import GeoReference, GeoReferenceError, parse_geo_reference
 
 MAX_TEXT_CHARS = 64 * 1024 * 1024
 MAX_ELEMENTS = 2_000_000
@@ -193,6 +194,7 @@ class OpenDrive:
     roads: dict[int, Road]
     junctions: dict[int, Junction]
     controllers: dict[str, Controller]
+    geo_reference: GeoReference = field(default_factory=GeoReference)
 
 
 class _Ctx:
@@ -283,7 +285,7 @@ def parse_opendrive(name: str, text: str) -> OpenDrive:
         where = f"controller {cid}"
         signal_ids = [ctx.text(c, "signalId", where + " control") for c in cel.findall("control")]
         controllers[cid] = Controller(cid, cel.get("name", ""), signal_ids)
-    drive = OpenDrive(name, roads, junctions, controllers)
+    drive = OpenDrive(name, roads, junctions, controllers, _parse_geo_reference(ctx, root))
     _check_generic_attributes(ctx, root)
     _check_references(ctx, drive)
     return drive
@@ -308,6 +310,14 @@ def _parse_xml(ctx: _Ctx, text: str) -> ET.Element:
     if root.tag != "OpenDRIVE":
         raise ctx.error("", f"root element is <{root.tag}>, expected <OpenDRIVE>")
     return root
+
+
+def _parse_geo_reference(ctx: _Ctx, root: ET.Element) -> GeoReference:
+    element = root.find("header/geoReference")
+    try:
+        return parse_geo_reference(element.text if element is not None else None)
+    except GeoReferenceError as exc:
+        raise ctx.error("header", str(exc)) from None
 
 
 def _count_elements(ctx: _Ctx, root: ET.Element) -> None:

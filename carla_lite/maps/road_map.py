@@ -62,12 +62,14 @@ class RoadMap:
             height + 0.5 m, yaw along the lane's driving direction), in a deterministic order.
         bounds: ``(xmin, ymin, xmax, ymax)`` of all lanes, CARLA frame.
         signal_groups: Traffic lights grouped by the junction they control.
+        geo_reference: The map origin's latitude, longitude, altitude (``<geoReference>``).
     """
 
     def __init__(self, name: str, xodr: str, drive: OpenDrive) -> None:
         self.name = name
         self.xodr = xodr
         self.drive = drive
+        self.geo_reference = drive.geo_reference
         self.geometries = {rid: RoadGeometry(road) for rid, road in drive.roads.items()}
         self._rasters: RoadRasters = build_rasters(
             name, self.geometries, self._speed_at, DEFAULT_SPEED_KMH

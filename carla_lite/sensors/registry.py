@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from carla_lite.sensors.base import Sensor, SensorSpec
 from carla_lite.sensors.collision import CollisionSensor
+from carla_lite.sensors.gnss import GnssSensor
+from carla_lite.sensors.imu import ImuSensor
 
 SensorFactory = Callable[[SensorSpec], Sensor]
 
@@ -13,6 +15,8 @@ SensorFactory = Callable[[SensorSpec], Sensor]
 #: the actor and can listen) but never measures anything.
 SENSOR_CLASSES: dict[str, SensorFactory] = {
     "sensor.other.collision": CollisionSensor,
+    "sensor.other.gnss": GnssSensor,
+    "sensor.other.imu": ImuSensor,
 }
 
 
