@@ -297,3 +297,47 @@ def test_async_backlog_times_out(streams: StreamServer) -> None:
         assert wait_until(lambda: streams.subscriber_count(1) == 0, timeout=5.0)
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("synchronous", [True, False])
+def test_expected_stream_holds_messages_until_its_subscriber_connects(
+    streams: StreamServer, synchronous: bool
+) -> None:
+    streams.set_synchronous(synchronous)
+    streams.make_token(5)
+    assert streams.wanted_streams() == set()
+    streams.expect(5)
+    assert streams.wanted_streams() == {5}, "announced streams are measured"
+    big = b"f1" * 300_000  # larger than a socket buffer: written in the background
+    assert streams.publish(5, big) == 0
+    assert streams.publish(5, b"frame 2") == 0
+    sock = subscribe(streams, 5)
+    try:
+        sent = streams.publish(5, b"frame 3")
+        # Synchronous: delivered after the held frames; asynchronous: skipped while the
+        # held frames are still being written (a busy subscriber), unless they are done.
+        assert sent == 1 if synchronous else sent in (0, 1)
+        assert read_frame(sock) == big, "held frames first, in order"
+        assert read_frame(sock) == b"frame 2"
+        if sent:
+            assert read_frame(sock) == b"frame 3"
+        assert streams.wanted_streams() == {5}
+    finally:
+        sock.close()
+    assert wait_until(lambda: streams.wanted_streams() == set()), "gone with its subscriber"
+
+
+def test_expectation_expires_and_unknown_streams_are_not_expected(
+    streams: StreamServer,
+) -> None:
+    streams.expect(9)  # never announced through make_token
+    assert streams.wanted_streams() == set()
+    streams.make_token(6)
+    streams.expect(6, seconds=0.05)
+    assert streams.wanted_streams() == {6}
+    time.sleep(0.1)
+    assert streams.wanted_streams() == set()
+    assert streams.publish(6, b"late") == 0
+    streams.expect(6)
+    streams.close_stream(6)
+    assert streams.wanted_streams() == set()
