@@ -24,6 +24,7 @@ SENSOR_CLASSES: dict[str, type[_sensor.CarlaSensor]] = {
     "sensor.camera.rgb": _sensor.CameraRGB,
     "sensor.camera.depth": _sensor.CameraDepth,
     "sensor.camera.semantic_segmentation": _sensor.CameraSemanticSegmentation,
+    "sensor.camera.instance_segmentation": _sensor.CameraInstanceSegmentation,
     "sensor.camera.dvs": _sensor.CameraDVS,
     "sensor.lidar.ray_cast": _sensor.Lidar,
     "sensor.lidar.ray_cast_semantic": _sensor.SemanticLidar,

@@ -13,6 +13,8 @@ class                           event ``parse()`` output
 CameraRGB                       no    uint8 (H, W, 3), RGB
 CameraDepth                     no    uint8 (H, W, 3), the encoded depth as RGB (not metres)
 CameraSemanticSegmentation      no    uint8 (H, W, 3), RGB; the tag is in channel 0 (red)
+CameraInstanceSegmentation      no    uint8 (H, W, 3), RGB; tag in channel 0, the object id in
+                                      channels 1 (low byte) and 2 (high byte)
 CameraDVS                       yes   uint8 (H, W, 3); 255 at positive events in channel 2,
                                       at negative events in channel 0
 Lidar                           no    float32 (N, 4): x, y, z, intensity
@@ -52,6 +54,7 @@ __all__ = [
     "BaseSensor",
     "CameraDVS",
     "CameraDepth",
+    "CameraInstanceSegmentation",
     "CameraRGB",
     "CameraSemanticSegmentation",
     "CarlaSensor",
@@ -389,6 +392,14 @@ class CameraDepth(CarlaSensor):
 
 class CameraSemanticSegmentation(CarlaSensor):
     """``sensor.camera.semantic_segmentation``: uint8 (H, W, 3); the tag is channel 0."""
+
+    def parse(self, data: Any) -> np.ndarray:
+        return bgra_to_rgb(data.raw_data, data.width, data.height)
+
+
+class CameraInstanceSegmentation(CarlaSensor):
+    """``sensor.camera.instance_segmentation``: uint8 (H, W, 3); tag in channel 0, the
+    object id in channels 1 and 2 (low, high byte)."""
 
     def parse(self, data: Any) -> np.ndarray:
         return bgra_to_rgb(data.raw_data, data.width, data.height)

@@ -129,6 +129,7 @@ def test_every_sensor_type_spawns_attached_and_is_destroyed(server: ServerProces
                     "fov": 90.0, "transform": "1.5,0,2.4,0,-15,0"},
             "depth": {"type": "sensor.camera.depth", "image_size_x": "64"},
             "semantic": {"type": "sensor.camera.semantic_segmentation"},
+            "instance": {"type": "sensor.camera.instance_segmentation"},
             "dvs": {"type": "sensor.camera.dvs", "use_log": True},
             "lidar": {"type": "sensor.lidar.ray_cast", "channels": 16, "range": 50,
                       "transform": [0, 0, 2.5, 0, 0, 90]},

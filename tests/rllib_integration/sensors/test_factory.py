@@ -30,8 +30,9 @@ def test_every_original_type_maps_to_its_class() -> None:
         "sensor.other.collision": s.Collision,
         "sensor.other.obstacle": s.Obstacle,
     }
-    assert expected == factory_module.SENSOR_CLASSES
-    assert set(SUPPORTED_TYPES) == {*expected, "sensor.birdview"}
+    added = {"sensor.camera.instance_segmentation": s.CameraInstanceSegmentation}
+    assert {**expected, **added} == factory_module.SENSOR_CLASSES
+    assert set(SUPPORTED_TYPES) == {*expected, *added, "sensor.birdview"}
 
 
 @pytest.mark.parametrize("attributes", [{"type": "sensor.camera.thermal"}, {}, {"type": None}])

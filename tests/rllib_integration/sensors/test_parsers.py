@@ -63,7 +63,10 @@ def bgra_pixels() -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("cls", [s.CameraRGB, s.CameraDepth, s.CameraSemanticSegmentation])
+@pytest.mark.parametrize(
+    "cls",
+    [s.CameraRGB, s.CameraDepth, s.CameraSemanticSegmentation, s.CameraInstanceSegmentation],
+)
 def test_cameras_turn_bgra_into_rgb(cls: type[s.CarlaSensor]) -> None:
     pixels = bgra_pixels()
     # carla.Image.raw_data is the message body after the 12-byte ImageHeader.
