@@ -111,7 +111,10 @@ class ImuMeasurement(Measurement):
 
 @dataclass(slots=True)
 class ObstacleMeasurement(Measurement):
-    """The sensor's parent ``actor_id`` sees ``other_id`` at ``distance`` metres."""
+    """``actor_id`` sees ``other_id`` (0: the static world) at ``distance`` metres.
+
+    As in CARLA 0.9.16, ``actor_id`` is the obstacle sensor itself (not its parent).
+    """
 
     actor_id: int
     other_id: int

@@ -8,6 +8,9 @@ from carla_lite.sensors.base import Sensor, SensorSpec
 from carla_lite.sensors.collision import CollisionSensor
 from carla_lite.sensors.gnss import GnssSensor
 from carla_lite.sensors.imu import ImuSensor
+from carla_lite.sensors.lidar import RayCastLidar, SemanticLidar
+from carla_lite.sensors.obstacle import ObstacleDetector
+from carla_lite.sensors.radar import Radar
 
 SensorFactory = Callable[[SensorSpec], Sensor]
 
@@ -17,6 +20,10 @@ SENSOR_CLASSES: dict[str, SensorFactory] = {
     "sensor.other.collision": CollisionSensor,
     "sensor.other.gnss": GnssSensor,
     "sensor.other.imu": ImuSensor,
+    "sensor.lidar.ray_cast": RayCastLidar,
+    "sensor.lidar.ray_cast_semantic": SemanticLidar,
+    "sensor.other.radar": Radar,
+    "sensor.other.obstacle": ObstacleDetector,
 }
 
 

@@ -1,0 +1,117 @@
+"""The ray-cast engine: Embree against the static mesh and this tick's boxes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from carla_lite.sensors import raycast
+from carla_lite.sensors.raycast import (
+    TriangleCaster,
+    body_boxes_mesh,
+    boxes_containing,
+    ray_scene,
+    rotation_matrices,
+    static_caster,
+)
+from tests.carla_lite.sensors.raycast_frames import (
+    BUILDING,
+    CAR,
+    PEDESTRIAN,
+    ROAD,
+    Box,
+    StandInMap,
+    World,
+    bodies,
+    flat_map,
+    ground,
+    quads_mesh,
+    wall,
+)
+
+__all__ = ["flat_map"]
+
+
+def test_rotation_matrices_follow_carla_axes() -> None:
+    # yaw 90: forward is +y, right is -x; pitch 90: forward is up.
+    yaw = rotation_matrices(np.array([0.0, 90.0, 0.0]))[0]
+    np.testing.assert_allclose(yaw[:, 0], [0, 1, 0], atol=1e-12)
+    np.testing.assert_allclose(yaw[:, 1], [-1, 0, 0], atol=1e-12)
+    pitch = rotation_matrices(np.array([90.0, 0.0, 0.0]))[0]
+    np.testing.assert_allclose(pitch[:, 0], [0, 0, 1], atol=1e-12)
+    # Orthonormal for any angles.
+    rot = rotation_matrices(np.array([[12.0, -40.0, 33.0]]))[0]
+    np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-12)
+
+
+def test_static_cast_distance_tag_and_incidence() -> None:
+    caster = TriangleCaster(quads_mesh([ground(), wall(20.0)]))
+    down = np.array([[0.0, 0.0, -1.0]])
+    slanted = np.array([[math.cos(math.radians(30)), 0.0, -math.sin(math.radians(30))]])
+    ahead = np.array([[1.0, 0.0, 0.0]])
+    origin = np.array([0.0, 0.0, 2.0])
+    hits = caster.cast(origin, np.vstack([down, slanted, ahead, -ahead]), 50.0)
+    np.testing.assert_allclose(hits.distance[:3], [2.0, 4.0, 20.0], rtol=1e-5)
+    assert math.isinf(hits.distance[3])
+    assert hits.tag.tolist() == [ROAD, ROAD, BUILDING, 0]
+    assert hits.instance.tolist() == [0, 0, 0, 0]
+    np.testing.assert_allclose(hits.cos_incidence[:3], [1.0, 0.5, 1.0], atol=1e-5)
+    # The range limits hits.
+    assert not caster.cast(origin, ahead, 19.0).hit.any()
+
+
+def test_box_mesh_is_closed_and_oriented() -> None:
+    body = bodies(Box(7, x=10.0, y=3.0, yaw=90.0, extent=(2.0, 1.0, 0.75)))
+    mesh = body_boxes_mesh(body)
+    assert mesh.triangle_count == 12
+    assert set(mesh.instance_ids.tolist()) == {7}
+    assert set(mesh.tags.tolist()) == {CAR}
+    # Yawed 90 degrees: 2 m half length along y, 1 m along x, box from z 0 to 1.5.
+    np.testing.assert_allclose(mesh.vertices.min(axis=0), [9.0, 1.0, 0.0], atol=1e-5)
+    np.testing.assert_allclose(mesh.vertices.max(axis=0), [11.0, 5.0, 1.5], atol=1e-5)
+
+
+def test_boxes_containing() -> None:
+    body = bodies(Box(7, x=0.0), Box(8, x=10.0))
+    assert boxes_containing(body, np.array([0.5, 0.2, 1.0])).tolist() == [7]
+    assert boxes_containing(body, np.array([0.5, 0.2, 2.0])).tolist() == []
+
+
+def test_ray_scene_nearest_of_static_and_bodies(flat_map: Any) -> None:
+    world = World(flat_map, boxes=[Box(7, x=10.0), Box(8, x=-6.0, tag=PEDESTRIAN)])
+    frame = world.frame()
+    origin = np.array([0.0, 0.0, 1.0])
+    dirs = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+    hits = ray_scene(frame, origin).cast(origin, dirs, 100.0)
+    np.testing.assert_allclose(hits.distance, [8.0, 4.0, 1.0], rtol=1e-5)
+    assert hits.instance.tolist() == [7, 8, 0]
+    assert hits.tag.tolist() == [CAR, PEDESTRIAN, ROAD]
+    # Ignored ids pass through.
+    hits = ray_scene(frame, origin, ignore=[7]).cast(origin, dirs[:1], 100.0)
+    assert math.isinf(hits.distance[0])
+
+
+def test_rays_leave_the_box_they_start_in(flat_map: Any) -> None:
+    world = World(flat_map, boxes=[Box(7, x=0.0), Box(8, x=10.0)])
+    origin = np.array([1.5, 0.0, 1.0])  # inside body 7
+    hits = ray_scene(world.frame(), origin).cast(origin, np.array([[1.0, 0.0, 0.0]]), 100.0)
+    assert hits.instance.tolist() == [8]
+    np.testing.assert_allclose(hits.distance, [6.5], rtol=1e-5)
+
+
+def test_static_bvh_is_built_once_per_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Any] = []
+
+    def source(road_map: Any) -> Any:
+        built.append(road_map)
+        return road_map.mesh
+
+    monkeypatch.setattr(raycast, "static_mesh_source", source)
+    first: Any = StandInMap(quads_mesh([ground()]))
+    second: Any = StandInMap(quads_mesh([ground()]))
+    assert static_caster(first) is static_caster(first)
+    static_caster(second)
+    assert built == [first, second]
