@@ -64,15 +64,15 @@ MARK_LIFT = 0.02  # [m] paint above the surface it is on
 PAVING_DROP = 0.01  # [m] junction paving under the lane strips (no z-fighting)
 TERRAIN_DROP = 0.03  # [m] terrain under the roads
 TERRAIN_REACH = 1500.0  # [m] the terrain plane extends this far beyond the map
-CHORD_ERROR = 0.03  # [m] lane edges deviate at most this much from the true curve
+CHORD_ERROR = 0.05  # [m] lane edges deviate at most this much from the true curve
 MAX_STEP = 8.0  # [m] longest lane segment (elevation changes)
 DASH, GAP = 3.0, 6.0  # [m] broken lines
 BUILDING_CELL = 2.0  # [m] grid of the building placement
 BUILDING_SETBACK = 2  # cells between paved surface and buildings
-BUILDING_DEPTH = 12  # cells of buildings behind the setback
-BUILDING_MAX_SIDE = 9  # cells: longer blocks are cut into several buildings
+BUILDING_DEPTH = 7  # cells of buildings behind the setback
+BUILDING_MAX_SIDE = 12  # cells: longer blocks are cut into several buildings
 BUILDING_HEIGHTS = (6.0, 28.0)  # [m]
-POLE_SPACING = 30.0  # [m] along sidewalks
+POLE_SPACING = 40.0  # [m] along sidewalks
 POLE_HEIGHT = 6.0  # [m]
 POLE_HALF = 0.1  # [m] half width
 
@@ -316,8 +316,7 @@ def _lane_surfaces(b: _Builder, geom: RoadGeometry, index: int, poles: list) -> 
         if lane.type == "sidewalk":
             lift = np.array([0.0, 0.0, SIDEWALK_HEIGHT])
             b.add(*_strip(a + lift, c + lift), TAG_SIDEWALK, _SIDEWALK_RGB)
-            b.add(*_strip(a, a + lift), TAG_SIDEWALK, _CURB_RGB)  # curb towards the road
-            b.add(*_strip(c + lift, c), TAG_SIDEWALK, _CURB_RGB)  # and towards the outside
+            b.add(*_strip(a, a + lift), TAG_SIDEWALK, _CURB_RGB)  # the curb towards the road
             if geom.road.junction < 0:
                 poles.append(_pole_sites(geom, s, outer, z, -0.35 * np.sign(outer - inner)))
         elif lane.type in DRIVING_LANE_TYPES:
@@ -440,19 +439,16 @@ def _terrain(b: _Builder, road_map: RoadMap) -> None:
 
 
 def _dilate(mask: NDArray[np.bool_], steps: int) -> NDArray[np.bool_]:
-    """Cells within about ``steps`` cells of ``mask`` (an octagon, close to a disc)."""
+    """Cells within ``steps`` cells of ``mask`` (8-neighbourhood: straight block edges)."""
     out = mask.copy()
-    for step in range(steps):
+    for _ in range(steps):
         grown = out.copy()
         grown[1:, :] |= out[:-1, :]
         grown[:-1, :] |= out[1:, :]
+        out = grown
+        grown = out.copy()
         grown[:, 1:] |= out[:, :-1]
         grown[:, :-1] |= out[:, 1:]
-        if step % 2:  # every other step also grows along the diagonals
-            grown[1:, 1:] |= out[:-1, :-1]
-            grown[:-1, :-1] |= out[1:, 1:]
-            grown[1:, :-1] |= out[:-1, 1:]
-            grown[:-1, 1:] |= out[1:, :-1]
         out = grown
     return out
 
@@ -500,7 +496,9 @@ def _poles(b: _Builder, sites: list[NDArray[np.float64]]) -> None:
     half = np.array([POLE_HALF, POLE_HALF, 0.0])
     lo = points - half
     hi = points + half + np.array([0.0, 0.0, POLE_HEIGHT])
-    b.add(*_boxes(lo, hi), TAG_POLE, _POLE_RGB)
+    verts, tris = _boxes(lo, hi)
+    sides = tris.reshape(len(points), 10, 3)[:, 2:]  # a pole's top is never seen
+    b.add(verts, sides.reshape(-1, 3), TAG_POLE, _POLE_RGB)
 
 
 def _build_static(road_map: RoadMap) -> SceneMesh:
