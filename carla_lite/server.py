@@ -15,6 +15,7 @@ from pathlib import Path
 from carla_lite.blueprints import default_library
 from carla_lite.maps.catalog import DEFAULT_MAP, MapCatalog
 from carla_lite.protocol.handlers import RpcHandlers
+from carla_lite.protocol.navigation_handlers import NavigationHandlers
 from carla_lite.protocol.rpc_server import RpcServer
 from carla_lite.protocol.session import Session
 from carla_lite.protocol.streaming import StreamServer
@@ -82,9 +83,9 @@ class CarlaLiteServer:
         self.streams = streams
         session = Session(self.world, streams, self.traffic_managers)
         self.session = session
-        self.rpc = RpcServer(
-            self.host, self._rpc_port, RpcHandlers(session).table(), lock=self.lock
-        )
+        table = RpcHandlers(session).table()
+        table.update(NavigationHandlers(lambda: session.world).table())
+        self.rpc = RpcServer(self.host, self._rpc_port, table, lock=self.lock)
         self.rpc.start()
         port = self.rpc.port
         if self._rpc_port != 0 or self._secondary_port is not None:

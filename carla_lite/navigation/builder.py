@@ -41,6 +41,7 @@ CURVED_STEP = 1.5  # [m] where the reference line bends tighter than CURVED_RADI
 CURVED_RADIUS = 40.0  # [m]
 PRECISION = 0.01  # [m] grid the regions snap to: closes hairline gaps between lanes
 SIMPLIFY = 0.05  # [m]
+EDGE_MARGIN = 0.3  # [m] walkable area kept clear along its outer edges (agent radius)
 MIN_FACE_AREA = 0.05  # [m^2] slivers left by snapping are dropped
 CROSSING_WIDTH = 3.0  # [m] along the road
 CROSSING_SETBACK = 0.5  # [m] from the road's end at the junction
@@ -88,13 +89,15 @@ def build_polygons(road_map: RoadMap) -> NavPolygons:
     sidewalk = _region(sidewalk_quads)
     road = _region(road_quads)
     cross = _region([shapely.Polygon(c) for c in crossings])
-    cross = shapely.set_precision(
-        shapely.intersection(cross, shapely.union(road, sidewalk)), PRECISION
+    # Recast keeps agents' centres an agent radius from walls; so does this erosion, or the
+    # client's crowd walks its walkers along the very edge of the kerb.
+    inner = _clean(shapely.buffer(shapely.union(road, sidewalk), -EDGE_MARGIN, join_style="mitre"))
+    # Crosswalks are not eroded: a narrow neck between a crossing and its kerb must not cut it.
+    cross = _clean(shapely.intersection(cross, shapely.union(road, sidewalk)))
+    sidewalk = _clean(shapely.difference(shapely.intersection(sidewalk, inner), cross))
+    road = _clean(
+        shapely.difference(shapely.intersection(road, inner), shapely.union(cross, sidewalk))
     )
-    road = shapely.set_precision(
-        shapely.difference(road, shapely.union(cross, sidewalk)), PRECISION
-    )
-    sidewalk = shapely.set_precision(shapely.difference(sidewalk, cross), PRECISION)
     regions = [(AREA_CROSSWALK, cross), (AREA_SIDEWALK, sidewalk), (AREA_ROAD, road)]
     faces, face_areas = _faces(regions)
     verts_xy, tris, tri_areas = _triangles(faces, face_areas)
@@ -169,6 +172,14 @@ def _region(parts: list[shapely.Polygon]) -> shapely.Geometry:
         return shapely.Polygon()
     merged = shapely.union_all(shapely.set_precision(np.array(parts, dtype=object), PRECISION))
     return shapely.set_precision(shapely.simplify(merged, SIMPLIFY), PRECISION)
+
+
+def _clean(geom: shapely.Geometry) -> shapely.Geometry:
+    """Snapped to the grid, polygons only (set operations can leave lines and points)."""
+    geom = shapely.set_precision(geom, PRECISION)
+    parts = shapely.get_parts(geom)
+    polygons = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
+    return shapely.MultiPolygon(list(polygons)) if len(polygons) else shapely.Polygon()
 
 
 def _crosswalk_objects(road_map: RoadMap) -> list[NDArray[np.float64]]:

@@ -43,6 +43,7 @@ class WalkerCrowd(SlotArrays):
     _active: np.ndarray
     _jump: np.ndarray
     _seeking: np.ndarray
+    _kinematic: np.ndarray
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
         self._capacity = 0
@@ -68,6 +69,7 @@ class WalkerCrowd(SlotArrays):
         grow("_active", (), np.bool_)
         grow("_jump", (), np.bool_)
         grow("_seeking", (), np.bool_)  # walking to _target
+        grow("_kinematic", (), np.bool_)  # physics off: placed by set_state, not stepped
         self._capacity = capacity
 
     # ---------------------------------------------------------------------------- arrays
@@ -110,6 +112,7 @@ class WalkerCrowd(SlotArrays):
             array[slot] = 0.0
         self._speed[slot] = self._floor[slot] = 0.0
         self._active[slot] = self._jump[slot] = self._seeking[slot] = False
+        self._kinematic[slot] = False
 
     # ---------------------------------------------------------------------------- commands
 
@@ -143,6 +146,30 @@ class WalkerCrowd(SlotArrays):
         self._jump[slot] = bool(jump)
         self._seeking[slot] = False
 
+    def set_state(
+        self, slot: int, x: float, y: float, feet_z: float, yaw: float, speed: float
+    ) -> None:
+        """Place a walker whose motion is computed elsewhere (CARLA's ``ApplyWalkerState``).
+
+        The feet go to ``(x, y, feet_z)``, facing ``yaw`` [deg]; the walker's control becomes
+        ``speed`` along that heading (its velocity, while physics is off).
+        """
+        self._check(slot)
+        half = self._half[slot, 2]
+        self._pose[slot] = (x, y, feet_z + half, 0.0, yaw, 0.0)
+        self._floor[slot] = feet_z
+        rad = math.radians(yaw)
+        self._direction[slot] = (math.cos(rad), math.sin(rad), 0.0)
+        self._speed[slot] = min(max(float(speed), 0.0), MAX_WALKER_SPEED)
+        self._jump[slot] = self._seeking[slot] = False
+
+    def set_simulate_physics(self, slot: int, enabled: bool) -> None:
+        """Physics off: the walker stays where ``set_state``/``set_transform`` put it."""
+        self._check(slot)
+        self._kinematic[slot] = not enabled
+        if not enabled:
+            self._velocity[slot, 2] = 0.0
+
     def set_target_location(self, slot: int, x: float, y: float, z: float, speed: float) -> None:
         """Walk straight to ``(x, y)`` at ``speed`` and stop there (z follows the ground)."""
         self._check(slot)
@@ -168,13 +195,21 @@ class WalkerCrowd(SlotArrays):
         pose, direction, speed = self._pose, self._direction, self._speed
         if self._seeking.any():
             self._aim_at_targets(dt)
-        step_xy = direction[:, :2] * (speed * dt)[:, None]
-        pose[:, :2] += step_xy
-        walking = (speed > 0.0) & ((direction[:, 0] != 0.0) | (direction[:, 1] != 0.0))
+        velocity_xy = direction[:, :2] * speed[:, None]
+        self._velocity[:, :2] = velocity_xy
+        kinematic = self._kinematic
+        moving = ~kinematic
+        if kinematic.any():
+            velocity_xy = velocity_xy * moving[:, None]
+            z_kinematic = pose[kinematic, 2]
+        pose[:, :2] += velocity_xy * dt
+        walking = moving & (speed > 0.0) & ((direction[:, 0] != 0.0) | (direction[:, 1] != 0.0))
         heading = np.degrees(np.arctan2(direction[:, 1], direction[:, 0]))
         np.copyto(pose[:, 4], heading, where=walking)
-        self._velocity[:, :2] = step_xy / dt
         self._vertical(dt, ground_height)
+        if kinematic.any():
+            pose[kinematic, 2] = z_kinematic
+            self._velocity[kinematic, 2] = 0.0
 
     def _aim_at_targets(self, dt: float) -> None:
         """Point seeking walkers at their targets; those within one step arrive and stop."""

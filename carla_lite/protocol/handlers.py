@@ -130,12 +130,6 @@ class RpcHandlers:
     def rpc_tick_cue(self) -> Any:
         return wt.ok(self.session.tick_from_client())
 
-    def rpc_get_required_files(self, folder: Any = "", download: Any = True) -> Any:
-        return wt.ok([])
-
-    def rpc_request_file(self, name: Any) -> Any:
-        return wt.error(f"carla_lite serves no file '{string(name, 'file name')}'")
-
     def rpc_query_lights_state(self, client: Any = "") -> Any:
         return wt.ok([])
 
@@ -193,9 +187,6 @@ class RpcHandlers:
     def rpc_unload_map_layer(self, layers: Any) -> Any:
         self.world.map_layers &= ~integer(layers, "map layers")
         return wt.ok_void()
-
-    def rpc_get_navigation_mesh(self) -> Any:
-        return wt.ok(b"")
 
     def rpc_get_names_of_all_objects(self) -> Any:
         return wt.ok([])
@@ -330,7 +321,7 @@ class RpcHandlers:
         return self._void(lambda: self._actor(actor_id))
 
     def rpc_set_actor_dead(self, actor_id: Any) -> Any:
-        return self._void(lambda: self._actor(actor_id))
+        return self._void(lambda: self.world.set_walker_dead(integer(actor_id, "actor id")))
 
     def rpc_set_actor_autopilot(self, actor_id: Any, enabled: Any = True) -> Any:
         return self._void(lambda: self._actor(actor_id))
@@ -580,7 +571,7 @@ class RpcHandlers:
         elif kind is CommandType.ApplyLocation:
             world.set_location(actor_id, _need(command.vector, "vector"))
         elif kind is CommandType.ApplyWalkerState:
-            world.set_transform(actor_id, _need(command.transform, "transform"))
+            world.apply_walker_state(actor_id, _need(command.transform, "transform"), command.speed)
         elif kind is CommandType.ApplyTargetVelocity:
             world.set_target_velocity(actor_id, _need(command.vector, "vector"))
         elif kind is CommandType.ApplyTargetAngularVelocity:

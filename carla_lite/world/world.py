@@ -312,6 +312,24 @@ class World:
         actor = self.actor(actor_id)
         if actor.kind is ActorKind.VEHICLE:
             self.fleet.set_simulate_physics(actor.slot, enabled)
+        elif actor.kind is ActorKind.WALKER:
+            self.crowd.set_simulate_physics(actor.slot, enabled)
+
+    def apply_walker_state(self, actor_id: int, tf: Transform, speed: float) -> None:
+        """``ApplyWalkerState``: the client's crowd placed a walker (``tf.z`` at its feet)."""
+        _check_finite(tf)
+        actor = self.actor(actor_id)
+        if actor.kind is not ActorKind.WALKER:
+            raise WorldError(f"actor {actor_id} ({actor.type_id}) is not a walker")
+        if not math.isfinite(speed):
+            raise WorldError(f"walker state for actor {actor_id} has a non-finite speed")
+        self.crowd.set_state(actor.slot, tf.x, tf.y, tf.z, tf.yaw, speed)
+
+    def set_walker_dead(self, actor_id: int) -> None:
+        """``set_actor_dead``: a walker hit by a vehicle stops where it is."""
+        actor = self.actor(actor_id)
+        if actor.kind is ActorKind.WALKER:
+            self.crowd.set_control(actor.slot, Vector3(1.0, 0.0, 0.0), 0.0, False)
 
     def apply_vehicle_control(
         self,
