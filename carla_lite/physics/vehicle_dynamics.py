@@ -52,6 +52,9 @@ STEER_FULL_LOCK_TIME = 0.3
 HAND_BRAKE_DECEL = 6.0
 #: Automatic gearbox: forward gears spread evenly up to ``max_speed``.
 FORWARD_GEARS = 6
+#: Time constant [s] with which tyre friction damps a yaw rate given by an angular impulse
+#: or torque (the kinematic model has no yaw inertia of its own).
+SPIN_DECAY_TIME = 0.5
 #: Columns of the ``control`` array.
 THROTTLE, STEER, BRAKE, HAND_BRAKE, REVERSE, MANUAL_GEAR_SHIFT, GEAR = range(7)
 
@@ -107,12 +110,18 @@ class VehicleFleet(SlotArrays):
     _move: np.ndarray
     _turn: np.ndarray
     _vnew: np.ndarray
+    _cv: np.ndarray
+    _cv_on: np.ndarray
+    _spin: np.ndarray
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
         self._capacity = 0
         self._params: list[VehicleParams] = []
         super().__init__()
         self._spun = False
+        # Whether any slot has a constant velocity / an extra yaw rate (skip that work if not).
+        self._cv_any = False
+        self._spin_any = False
         # Largest wheel-angle change per step, cached for the last dt (dt rarely changes).
         self._rate_dt = 0.0
         self._rate_up = self._rate_down = np.zeros(0)
@@ -169,6 +178,10 @@ class VehicleFleet(SlotArrays):
         grow("_move", (), np.complex128)
         grow("_turn", (), np.complex128)
         grow("_vnew", (), np.complex128)
+        # enable_constant_velocity: (forward, right, up) velocity kept each step, and the flag.
+        grow("_cv", (3,))
+        grow("_cv_on", (), np.bool_)
+        grow("_spin", ())  # extra yaw rate from angular impulses and torques [rad/s]
         self._heading[old:] = 1.0
         self._params.extend([default] * (capacity - old))
         for slot in range(old, capacity):
@@ -300,8 +313,16 @@ class VehicleFleet(SlotArrays):
         self._speed[slot] = self._wheel[slot] = self._grav[slot] = 0.0
         self._dyn[slot] = False
         self._heading[slot] = 1.0
+        self._cv[slot] = 0.0
+        self._cv_on[slot] = False
+        self._spin[slot] = 0.0
 
     # ---------------------------------------------------------------------------- commands
+
+    def params(self, slot: int) -> VehicleParams:
+        """The physical limits of the vehicle in ``slot``."""
+        self._check(slot)
+        return self._params[slot]
 
     def set_params(self, slot: int, params: VehicleParams) -> None:
         """Replace a vehicle's physical limits (e.g. after ``apply_physics_control``)."""
@@ -405,12 +426,53 @@ class VehicleFleet(SlotArrays):
             self._angvel[slot] = (wx, wy, wz)
             self._spun = True
 
+    def set_constant_velocity(self, slot: int, forward: float, right: float, up: float) -> None:
+        """Keep the vehicle at this velocity in its own frame every step until cleared
+        (CARLA's ``enable_constant_velocity``): pedals, drag and brakes stop acting on it.
+
+        The forward and sideways parts move the vehicle; ``up`` is ignored, as the vehicle
+        stays on the ground. Vehicles with physics disabled do not move.
+        """
+        self._check(slot)
+        self._cv[slot] = (forward, right, up)
+        self._cv_on[slot] = True
+        self._cv_any = True
+
+    def clear_constant_velocity(self, slot: int) -> None:
+        """Stop holding the velocity; the vehicle keeps the speed it had and coasts on."""
+        self._check(slot)
+        self._cv_on[slot] = False
+        self._cv[slot] = 0.0
+        self._cv_any = bool(self._cv_on.any())
+
+    def constant_velocity(self, slot: int) -> tuple[float, float, float] | None:
+        """The velocity held by ``set_constant_velocity`` (vehicle frame), or None."""
+        self._check(slot)
+        if not self._cv_on[slot]:
+            return None
+        forward, right, up = (float(v) for v in self._cv[slot])
+        return forward, right, up
+
+    def wheel_angle(self, slot: int) -> float:
+        """The front wheels' current angle [rad] (positive: steering right)."""
+        self._check(slot)
+        return float(self._wheel[slot])
+
+    def add_yaw_rate(self, slot: int, rate: float) -> None:
+        """Spin the vehicle about its vertical axis by ``rate`` [rad/s] (positive: the yaw
+        grows), on top of the yaw rate of its steering; tyre friction damps it with
+        ``SPIN_DECAY_TIME``. Ignored while physics is disabled."""
+        self._check(slot)
+        if self._dyn[slot] and rate:
+            self._spin[slot] += rate
+            self._spin_any = True
+
     def set_simulate_physics(self, slot: int, enabled: bool) -> None:
         """Enable or disable physics; a disabled vehicle stays where put, at zero velocity."""
         self._check(slot)
         self._dyn[slot] = enabled
         if not enabled:
-            self._speed[slot] = self._grav[slot] = 0.0
+            self._speed[slot] = self._grav[slot] = self._spin[slot] = 0.0
             self._vel4[slot] = self._acc4[slot] = self._angvel[slot] = 0.0
         self._refresh_control(slot)
 
@@ -445,6 +507,10 @@ class VehicleFleet(SlotArrays):
         if not dt > 0.0:
             raise ValueError(f"dt must be positive, got {dt}")
         v0 = self._speed
+        hold = self._cv_any
+        if hold:
+            held = self._cv_on & self._dyn
+            np.copyto(v0, self._cv[:, 0], where=held)
         # Longitudinal: drive force falls linearly with the fraction of top speed reached.
         frac = v0 * self._inv_top
         np.maximum(frac, 0.0, out=frac)
@@ -464,6 +530,8 @@ class VehicleFleet(SlotArrays):
         v2 -= slow
         np.maximum(v2, 0.0, out=v2)
         np.copysign(v2, v1, out=v2)
+        if hold:
+            np.copyto(v2, self._cv[:, 0], where=held)
         # Steering: rate-limited towards the command, then bounded by the lateral-accel limit.
         if dt != self._rate_dt:
             self._rate_dt = dt
@@ -495,6 +563,11 @@ class VehicleFleet(SlotArrays):
         move *= heading
         self._xy += move
         heading *= half_turn
+        if self._spin_any:
+            heading *= np.exp(1j * dt * self._spin)
+        if hold:
+            lateral = np.where(held, self._cv[:, 1], 0.0)
+            self._xy += heading * (1j * dt) * lateral
         dyn = self._dyn
         # Only vehicles with physics get their yaw re-derived from the heading, so a frozen
         # one keeps exactly the yaw it was given.
@@ -502,6 +575,12 @@ class VehicleFleet(SlotArrays):
         # Velocity of the origin: speed along the heading plus the yaw-rate swing.
         yaw_rate = v2 * curvature
         np.degrees(yaw_rate, out=self._yaw_rate)
+        if self._spin_any:
+            self._yaw_rate += np.degrees(self._spin)
+            self._spin *= math.exp(-dt / SPIN_DECAY_TIME)
+            if not np.abs(self._spin).max() > 1e-6:
+                self._spin[:] = 0.0
+                self._spin_any = False
         if self._spun:
             # Roll and pitch rates set by set_angular_velocity last one step only.
             self._angvel[:, :2] = 0.0
@@ -509,6 +588,8 @@ class VehicleFleet(SlotArrays):
         vnew = self._vnew
         self._vnew_re[:] = v2
         np.multiply(yaw_rate, self._half_wb, out=self._vnew_im)
+        if hold:
+            self._vnew_im += lateral
         vnew *= heading
         inv_dt = 1.0 / dt
         np.subtract(vnew, self._vel_xy, out=self._acc_xy)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from carla_lite.geom import BoundingBox, Vector3
 from carla_lite.protocol import wire_types as wt
 from carla_lite.protocol.arguments import boolean, integer, number, string
+from carla_lite.protocol.physics_handlers import PhysicsHandlers
 from carla_lite.protocol.session import WORLD_OBSERVER_STREAM, Session
 from carla_lite.protocol.wire_types import CommandType, WireError
 from carla_lite.world.actors import Actor, ActorKind
@@ -79,15 +80,16 @@ class RpcHandlers:
         self._settings_wire: tuple[object, Any] = (None, None)
         self._weather_wire: tuple[object, Any] = (None, None)
         self._definitions: list[Any] | None = None
+        self.physics = PhysicsHandlers(lambda: self.session.world)
 
     @property
     def world(self) -> World:
         return self.session.world
 
     def table(self) -> dict[str, Callable[..., Any]]:
-        """Map of RPC name to handler."""
+        """Map of RPC name to handler (with the vehicle physics RPCs of ``physics``)."""
         names = [name for name in dir(self) if name.startswith("rpc_")]
-        return {name[4:]: getattr(self, name) for name in names}
+        return {name[4:]: getattr(self, name) for name in names} | self.physics.table()
 
     # -- helpers --------------------------------------------------------------------------
     def actor_wire(self, actor: Actor) -> list[Any]:
@@ -290,23 +292,6 @@ class RpcHandlers:
     ) -> Any:
         return self.rpc_add_actor_impulse(actor_id, vector)
 
-    def rpc_add_actor_force(self, actor_id: Any, vector: Any) -> Any:
-        force = wt.location_from_wire(vector)
-        dt = self.world.last_delta or 0.05
-        impulse = Vector3(force.x * dt, force.y * dt, force.z * dt)
-        return self._void(lambda: self.world.add_impulse(integer(actor_id, "actor id"), impulse))
-
-    def rpc_add_actor_force_at_location(
-        self, actor_id: Any, vector: Any, location: Any = None
-    ) -> Any:
-        return self.rpc_add_actor_force(actor_id, vector)
-
-    def rpc_add_actor_angular_impulse(self, actor_id: Any, vector: Any) -> Any:
-        return self._void(lambda: self._actor(actor_id))
-
-    def rpc_add_actor_torque(self, actor_id: Any, vector: Any) -> Any:
-        return self._void(lambda: self._actor(actor_id))
-
     def rpc_set_actor_simulate_physics(self, actor_id: Any, enabled: Any) -> Any:
         return self._void(
             lambda: self.world.set_simulate_physics(
@@ -324,12 +309,6 @@ class RpcHandlers:
         return self._void(lambda: self.world.set_walker_dead(integer(actor_id, "actor id")))
 
     def rpc_set_actor_autopilot(self, actor_id: Any, enabled: Any = True) -> Any:
-        return self._void(lambda: self._actor(actor_id))
-
-    def rpc_enable_actor_constant_velocity(self, actor_id: Any, vector: Any) -> Any:
-        return self.rpc_set_actor_target_velocity(actor_id, vector)
-
-    def rpc_disable_actor_constant_velocity(self, actor_id: Any) -> Any:
         return self._void(lambda: self._actor(actor_id))
 
     def rpc_apply_control_to_vehicle(self, actor_id: Any, control: Any) -> Any:
@@ -584,10 +563,11 @@ class RpcHandlers:
             world.set_vehicle_light_state(actor_id, int(command.value))
         elif kind is CommandType.SetTrafficLightState:
             world.lights.set_state(self._light_id(actor_id), int(command.value))
+        elif self.physics.execute(command):
+            pass  # physics control, force, angular impulse, torque
         else:
-            # Autopilot (registered client-side), gravity, telemetry, console commands,
-            # forces, torques, Ackermann and physics-control changes: accepted, no effect
-            # beyond checking that the actor exists.
+            # Autopilot (registered client-side), gravity, telemetry, console commands and
+            # Ackermann control: accepted, no effect beyond checking that the actor exists.
             if actor_id and kind is not CommandType.ConsoleCommand:
                 world.actor(actor_id)
         return actor_id

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from carla_lite.blueprints import Blueprint
 from carla_lite.geom import BoundingBox, Transform, Vector3
+from carla_lite.physics.physics_control import VehiclePhysicsControl
 
 
 class ActorKind(enum.Enum):
@@ -65,6 +66,8 @@ class Actor:
     slot: int = -1
     sticky_control: bool = True
     children: list[int] = field(default_factory=list)
+    #: A vehicle's last ``apply_physics_control`` (None: the blueprint's defaults).
+    physics_control: VehiclePhysicsControl | None = None
 
     @property
     def type_id(self) -> str:

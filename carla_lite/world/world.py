@@ -301,8 +301,8 @@ class World:
     def add_impulse(self, actor_id: int, impulse: Vector3) -> None:
         """Change a vehicle's velocity by impulse / mass (forces are applied for one step)."""
         actor = self.actor(actor_id)
-        if actor.kind is ActorKind.VEHICLE and actor.blueprint.vehicle_params:
-            mass = actor.blueprint.vehicle_params.mass
+        if actor.kind is ActorKind.VEHICLE:
+            mass = self.fleet.params(actor.slot).mass  # apply_physics_control may change it
             vx, vy, vz = (float(v) for v in self.fleet.velocity[actor.slot])
             self.fleet.set_velocity(
                 actor.slot, vx + impulse.x / mass, vy + impulse.y / mass, vz + impulse.z / mass
