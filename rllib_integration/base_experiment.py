@@ -33,6 +33,8 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
         "n_walkers": 0,
         "tm_hybrid_mode": True,
         "seed": None,
+        "walkers_running": 0.0,  # share of walkers at their running speed, 0..1
+        "walkers_crossing": 0.0,  # pedestrians' cross factor: share crossing off crosswalks
     },
     "town": "Town05_Opt",
     "weather": "ClearNoon",

@@ -88,6 +88,8 @@ class CarlaCore:
         self.traffic_manager: carla.TrafficManager | None = None
         self.sensor_interface = SensorInterface(timeout=self.config["sensor_timeout"])
         self.npc_ids: list[int] = []
+        self.walker_ids: list[int] = []
+        self.walker_controller_ids: list[int] = []
         self.experiment_config: dict[str, Any] | None = None
         self._broken = False
 
@@ -223,7 +225,9 @@ class CarlaCore:
 
     # -- actors ---------------------------------------------------------------------------
     def spawn_npcs(self, n_vehicles: int, n_walkers: int, rng: random.Random) -> None:
-        """(Re)spawn NPC vehicles on autopilot; seeded by ``rng`` (and the TM seed).
+        """(Re)spawn NPC vehicles on autopilot and walkers with AI controllers.
+
+        Seeded by ``rng`` (and the Traffic Manager and pedestrian seeds drawn from it).
 
         Raises:
             ServerLostError: The server died or stopped answering meanwhile.
@@ -235,11 +239,16 @@ class CarlaCore:
         assert self.world is not None and self.client is not None and self.map is not None
         assert self.server is not None
         self.destroy_npcs()
-        if n_walkers:
-            log.warning("%d walkers requested: pedestrians are not supported yet", n_walkers)
         tm_seed = rng.randrange(2**31)  # drawn always: the rng stream must not depend on NPCs
-        if n_vehicles <= 0:
-            return
+        walker_seed = rng.randrange(2**31)
+        if n_vehicles > 0:
+            self._spawn_vehicles(n_vehicles, tm_seed, rng)
+        if n_walkers > 0:
+            self._spawn_walkers(n_walkers, walker_seed, rng)
+
+    def _spawn_vehicles(self, n_vehicles: int, tm_seed: int, rng: random.Random) -> None:
+        assert self.world is not None and self.client is not None and self.map is not None
+        assert self.server is not None
         config = self.experiment_config or {}
         configured = config.get("background_activity", {}).get("seed")
         traffic_manager = self._ensure_traffic_manager()
@@ -273,12 +282,94 @@ class CarlaCore:
                 "%d vehicles were requested but could only spawn %d", n_vehicles, len(self.npc_ids)
             )
 
-    def destroy_npcs(self) -> None:
-        if self.npc_ids and self.client is not None:
-            self.client.apply_batch_sync(
-                [carla.command.DestroyActor(i) for i in self.npc_ids], False
+    def _spawn_walkers(self, n_walkers: int, seed: int, rng: random.Random) -> None:
+        """Walkers at random navmesh points, each driven by a ``controller.ai.walker``.
+
+        As the original (and ``generate_traffic.py``): a batch of walkers, a batch of
+        controllers attached to them, a tick, then ``start``, a random destination and the
+        blueprint's walking speed (``speed`` recommended value 1), or its running speed
+        (value 2) for ``walkers_running`` of them; ``walkers_crossing`` is the pedestrians'
+        cross factor (the share that may cross roads outside crosswalks).
+        """
+        assert self.world is not None and self.client is not None
+        activity = (self.experiment_config or {}).get("background_activity", {})
+        running = float(activity.get("walkers_running", 0.0))
+        crossing = float(activity.get("walkers_crossing", 0.0))
+        for key, value in (("walkers_running", running), ("walkers_crossing", crossing)):
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(
+                    f"experiment.background_activity.{key}: must be in [0, 1], got {value}"
+                )
+        self.world.set_pedestrians_seed(seed)
+        self.world.set_pedestrians_cross_factor(crossing)
+        library = blueprint_library(self.world)
+        blueprints = sorted(library.filter("walker.pedestrian.*"), key=lambda b: b.id)
+        batch, speeds = [], []
+        for _ in range(n_walkers):
+            location = self.world.get_random_location_from_navigation()
+            if location is None:
+                break
+            blueprint = rng.choice(blueprints)
+            if blueprint.has_attribute("is_invincible"):
+                blueprint.set_attribute("is_invincible", "false")
+            speed = 0.0
+            if blueprint.has_attribute("speed"):
+                values = blueprint.get_attribute("speed").recommended_values
+                pace = 2 if rng.random() < running else 1
+                speed = float(values[min(pace, len(values) - 1)])
+            speeds.append(speed)
+            batch.append(carla.command.SpawnActor(blueprint, carla.Transform(location)))
+        if not batch:
+            log.warning(
+                "%d walkers were requested, but the map has no pedestrian navigation", n_walkers
             )
+            return
+        responses = self.client.apply_batch_sync(batch, True)
+        spawned = [(r.actor_id, v) for r, v in zip(responses, speeds, strict=True) if not r.error]
+        self.walker_ids = [i for i, _ in spawned]
+        if len(spawned) < n_walkers:
+            log.warning(
+                "Could only spawn %d out of the %d requested walkers.", len(spawned), n_walkers
+            )
+        controller = library.find("controller.ai.walker")
+        responses = self.client.apply_batch_sync(
+            [carla.command.SpawnActor(controller, carla.Transform(), i) for i in self.walker_ids],
+            True,
+        )
+        pairs = [
+            (r.actor_id, speed)
+            for r, (_, speed) in zip(responses, spawned, strict=True)
+            if not r.error
+        ]
+        self.walker_controller_ids = [i for i, _ in pairs]
+        if len(pairs) < len(spawned):
+            log.warning(
+                "Only %d out of %d controllers could be created. Some walkers might be stopped",
+                len(pairs), len(spawned),
+            )  # fmt: skip
+        # The controllers read their walker's position from the snapshot: tick first.
+        self.world.tick()
+        controllers = {a.id: a for a in self.world.get_actors(self.walker_controller_ids)}
+        for controller_id, speed in pairs:
+            ai = controllers.get(controller_id)
+            if ai is None:
+                continue
+            ai.start()
+            ai.go_to_location(self.world.get_random_location_from_navigation())
+            ai.set_max_speed(speed)
+        self.world.tick()
+
+    def destroy_npcs(self) -> None:
+        """Destroy NPC vehicles, walkers and their controllers (stopped first)."""
+        if self.client is not None and self.world is not None and self.walker_controller_ids:
+            for controller in self.world.get_actors(self.walker_controller_ids):
+                controller.stop()
+        ids = self.walker_controller_ids + self.walker_ids + self.npc_ids
+        if ids and self.client is not None:
+            self.client.apply_batch_sync([carla.command.DestroyActor(i) for i in ids], False)
         self.npc_ids = []
+        self.walker_ids = []
+        self.walker_controller_ids = []
 
     def reset_hero(self, hero_config: Mapping[str, Any], rng: random.Random) -> carla.Vehicle:
         """Respawn the hero (and its sensors) at a random spawn point.
@@ -452,6 +543,8 @@ class CarlaCore:
             self.sensor_interface = SensorInterface(timeout=self.config["sensor_timeout"])
         self.hero = None
         self.npc_ids = []
+        self.walker_ids = []
+        self.walker_controller_ids = []
         self.traffic_manager = None
         self.client = self.world = self.map = None
         self.experiment_config = None
