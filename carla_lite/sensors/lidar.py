@@ -122,7 +122,7 @@ class _RayCastLidar(Sensor):
         pose = frame.pose_row(self.actor_id)
         rotation = rotation_matrices(pose[3:6])[0]
         origin = np.asarray(pose[0:3], np.float64)
-        scene = ray_scene(frame, origin)
+        scene = ray_scene(frame)
         hits = scene.cast(origin, local @ rotation.T, self.range)
         return channel, local, hits
 

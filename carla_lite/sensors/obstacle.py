@@ -21,9 +21,9 @@ import numpy as np
 
 from carla_lite.sensors.base import Sensor, SensorSpec
 from carla_lite.sensors.checks import bounded, flag
-from carla_lite.sensors.frame import Bodies, SensorFrame
+from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import Measurement, ObstacleMeasurement
-from carla_lite.sensors.raycast import rotation_matrices, static_caster
+from carla_lite.sensors.raycast import BodyBoxes, body_boxes, rotation_matrices, static_caster
 
 _RING_ANGLES = np.radians(np.arange(0.0, 360.0, 45.0))
 # Unit directions of the start-overlap rays: the 6 axes and the 8 diagonals.
@@ -47,7 +47,7 @@ def sweep_boxes(
     direction: np.ndarray,
     length: float,
     radius: float,
-    bodies: Bodies,
+    boxes: BodyBoxes,
     keep: np.ndarray,
 ) -> tuple[float, int]:
     """First contact of a sphere swept from ``start`` along ``direction`` with the boxes.
@@ -57,7 +57,7 @@ def sweep_boxes(
         direction: (3,) unit vector.
         length: How far the centre travels [m].
         radius: The sphere's radius [m].
-        bodies: This tick's bodies.
+        boxes: This tick's bodies.
         keep: (K,) bool, the bodies the sweep can hit.
 
     Returns:
@@ -65,11 +65,10 @@ def sweep_boxes(
     """
     if not keep.any():
         return math.inf, 0
-    ids = bodies.ids[keep]
-    pose = bodies.pose[keep]
-    rot = rotation_matrices(pose[:, 3:6])
-    centre = pose[:, 0:3] + np.einsum("kij,kj->ki", rot, bodies.box_center[keep])
-    extent = bodies.box_extent[keep]
+    ids = boxes.ids[keep]
+    rot = boxes.rotation[keep]
+    centre = boxes.centre[keep]
+    extent = boxes.extent[keep]
     origin = np.einsum("kji,kj->ki", rot, start[None, :] - centre)
     step = np.einsum("kji,j->ki", rot, direction)
     # The rounded box lies inside the box grown by the radius: clip the search to that slab.
@@ -157,11 +156,9 @@ class ObstacleDetector(Sensor):
         pose = frame.pose_row(self.actor_id)
         start = np.asarray(pose[0:3], np.float64)
         rot = rotation_matrices(pose[3:6])[0]
-        bodies = frame.bodies
-        keep = (bodies.ids != self.actor_id) & (bodies.ids != self.parent_id)
-        distance, other = sweep_boxes(
-            start, rot[:, 0], self.distance, self.hit_radius, bodies, keep
-        )
+        boxes = body_boxes(frame)
+        keep = (boxes.ids != self.actor_id) & (boxes.ids != self.parent_id)
+        distance, other = sweep_boxes(start, rot[:, 0], self.distance, self.hit_radius, boxes, keep)
         if not self.only_dynamics:
             static = self._static_distance(frame, start, rot)
             if static < distance:

@@ -89,7 +89,7 @@ class Radar(Sensor):
         pose = frame.pose_row(self.actor_id)
         origin = np.asarray(pose[0:3], np.float64)
         world = local @ rotation_matrices(pose[3:6])[0].T
-        hits = ray_scene(frame, origin).cast(origin, world, length)
+        hits = ray_scene(frame).cast(origin, world, length)
         hit = hits.hit
         target = np.zeros((int(hit.sum()), 3))
         bodies = frame.bodies

@@ -4,23 +4,22 @@ Two BVHs answer every cast:
 
 * the map's static scene (road, sidewalks, marks, terrain, buildings), built once per loaded
   map and cached on the :class:`~carla_lite.maps.RoadMap` object;
-* this tick's bodies (vehicles and walkers as oriented boxes, 12 triangles each), built once
-  per tick and shared by every sensor of the tick. A body that contains the ray origin is left
-  out: CARLA's traces hit single-sided meshes from outside only, so a sensor mounted inside its
-  parent's box sees out of it.
+* this tick's bodies (vehicles and walkers) as oriented boxes: a small BVH of the boxes within
+  a sensor's reach, built once per tick and shared by the sensors that reach the same boxes.
 
 A cast is one Embree call per BVH for all rays of a sensor (no per-ray Python).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
-from embreex import rtcore_scene
+from embreex import rtcore, rtcore_scene
 from embreex.mesh_construction import TriangleMesh
 
 from carla_lite.maps import RoadMap
@@ -28,11 +27,11 @@ from carla_lite.sensors.frame import Bodies, SensorFrame
 from carla_lite.sensors.scene_mesh import SceneMesh
 
 __all__ = [
+    "BodyBoxes",
     "Hits",
     "RayScene",
     "TriangleCaster",
-    "body_boxes_mesh",
-    "boxes_containing",
+    "body_boxes",
     "ray_scene",
     "rotation_matrices",
     "static_caster",
@@ -53,6 +52,9 @@ def _default_static_mesh(road_map: RoadMap) -> SceneMesh:
 static_mesh_source: StaticMeshSource = _default_static_mesh
 
 _NO_HIT = np.float32(np.inf)
+_lock = threading.Lock()
+# One Embree device for every scene (a device per scene costs more than a small BVH).
+_DEVICE = rtcore.EmbreeDevice()
 
 
 @dataclass(slots=True)
@@ -93,7 +95,7 @@ class TriangleCaster:
         self.triangle_count = mesh.triangle_count
         self._tags = np.ascontiguousarray(mesh.tags, np.uint8)
         self._ids = np.ascontiguousarray(mesh.instance_ids, np.uint32)
-        self._scene = rtcore_scene.EmbreeScene()
+        self._scene = rtcore_scene.EmbreeScene(_DEVICE)
         if self.triangle_count:
             TriangleMesh(
                 self._scene,
@@ -133,59 +135,117 @@ class TriangleCaster:
         return Hits(distance, tag, instance, cos_incidence)
 
 
-class RayScene:
-    """The static caster plus (optionally) this tick's bodies; nearest hit of both."""
+class BodyBoxes:
+    """This tick's vehicles and walkers as oriented boxes: what rays hit of them.
 
-    def __init__(self, static: TriangleCaster, bodies: TriangleCaster | None) -> None:
-        self.static = static
-        self.bodies = bodies
+    A cast builds an Embree BVH of the boxes within reach of its origin (12 triangles each;
+    building costs about a microsecond per triangle, so only nearby boxes go in) and shares it
+    with every other cast of the tick that selects the same boxes. A box that contains the ray
+    origin is left out: CARLA's traces hit single-sided meshes from outside only, so a sensor
+    mounted inside its parent's box sees out of it.
+    """
+
+    def __init__(self, bodies: Bodies) -> None:
+        self.ids = np.asarray(bodies.ids, np.uint32)
+        self.tags = np.asarray(bodies.semantic_tag, np.uint8)
+        self.rotation = rotation_matrices(bodies.pose[:, 3:6])
+        self.centre = bodies.pose[:, 0:3] + np.einsum(
+            "kij,kj->ki", self.rotation, bodies.box_center
+        )
+        self.extent = np.asarray(bodies.box_extent, np.float64)
+        self.radius = np.sqrt(np.einsum("ij,ij->i", self.extent, self.extent))
+        self._casters: dict[bytes, TriangleCaster] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def select(
+        self,
+        origin: np.ndarray,
+        reach: float,
+        keep: np.ndarray | None = None,
+        directions: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """(K,) bool: the boxes rays from ``origin`` can hit within ``reach`` metres.
+
+        With ``directions`` (R, 3), boxes outside the cone around them are left out too.
+        """
+        offset = self.centre - np.asarray(origin, np.float64)[None, :]
+        square = np.einsum("ij,ij->i", offset, offset)
+        near = square <= (self.radius + reach) ** 2
+        if keep is not None:
+            near &= keep
+        if directions is not None and near.any():
+            near &= _in_cone(directions, offset, square, self.radius)
+        if near.any():
+            local = np.einsum("kji,kj->ki", self.rotation, offset)
+            near &= ~np.all(np.abs(local) <= self.extent, axis=1)
+        return near
+
+    def mesh(self, selected: np.ndarray) -> SceneMesh:
+        """The ``selected`` boxes as triangles (12 per box)."""
+        rot, centre = self.rotation[selected], self.centre[selected]
+        local = _CORNER_SIGNS[None, :, :] * self.extent[selected][:, None, :]
+        corners = centre[:, None, :] + np.einsum("kij,kcj->kci", rot, local)
+        count = len(centre)
+        base = (8 * np.arange(count, dtype=np.uint32))[:, None, None]
+        return SceneMesh(
+            vertices=corners.reshape(-1, 3).astype(np.float32),
+            triangles=(_BOX_TRIANGLES[None, :, :] + base).reshape(-1, 3),
+            tags=np.repeat(self.tags[selected], 12),
+            colors=np.zeros((12 * count, 3), np.uint8),
+            instance_ids=np.repeat(self.ids[selected], 12),
+        )
 
     def cast(
-        self, origins: np.ndarray, directions: np.ndarray, max_distance: np.ndarray | float
+        self,
+        origin: np.ndarray,
+        directions: np.ndarray,
+        max_distance: np.ndarray | float,
+        keep: np.ndarray | None = None,
     ) -> Hits:
-        hits = self.static.cast(origins, directions, max_distance)
-        if self.bodies is None:
-            return hits
-        near = self.bodies.cast(origins, directions, max_distance)
-        closer = near.distance < hits.distance
-        if closer.any():
-            hits.distance[closer] = near.distance[closer]
-            hits.tag[closer] = near.tag[closer]
-            hits.instance[closer] = near.instance[closer]
-            hits.cos_incidence[closer] = near.cos_incidence[closer]
-        return hits
+        """Nearest box hits of rays from one ``origin`` (3,) along unit ``directions``.
+
+        Args:
+            origin: (3,) world point all rays start from.
+            directions: (R, 3) unit vectors.
+            max_distance: metres, one for all rays or (R,).
+            keep: (K,) bool, the boxes that can be hit (default all).
+        """
+        count = len(directions)
+        if not count or not len(self.ids):
+            return Hits.none(count)
+        reach = float(np.max(max_distance))
+        selected = self.select(origin, reach, keep, directions)
+        if not selected.any():
+            return Hits.none(count)
+        key = selected.tobytes()
+        with _lock:
+            caster = self._casters.get(key)
+            if caster is None:
+                caster = TriangleCaster(self.mesh(selected))
+                self._casters[key] = caster
+        return caster.cast(origin, directions, max_distance)
 
 
-def rotation_matrices(angles_deg: np.ndarray) -> np.ndarray:
-    """(K, 3, 3) rotations of (K, 3) pitch, yaw, roll [deg] in CARLA's convention.
-
-    Columns are the forward, right and up axes, so ``world = R @ local``.
-    """
-    rad = np.radians(np.asarray(angles_deg, np.float64).reshape(-1, 3))
-    cp, cy, cr = np.cos(rad).T
-    sp, sy, sr = np.sin(rad).T
-    out = np.empty((len(rad), 3, 3))
-    out[:, :, 0] = np.stack([cp * cy, cp * sy, sp], axis=1)
-    out[:, :, 1] = np.stack([sr * sp * cy - cr * sy, sr * sp * sy + cr * cy, -sr * cp], axis=1)
-    out[:, :, 2] = np.stack([-(cr * sp * cy + sr * sy), cy * sr - cr * sp * sy, cr * cp], axis=1)
-    return out
-
-
-def _box_frames(bodies: Bodies) -> tuple[np.ndarray, np.ndarray]:
-    """World rotation (K, 3, 3) and world box centre (K, 3) of each body."""
-    rot = rotation_matrices(bodies.pose[:, 3:6])
-    centre = bodies.pose[:, 0:3] + np.einsum("kij,kj->ki", rot, bodies.box_center)
-    return rot, centre
-
-
-def boxes_containing(bodies: Bodies, point: np.ndarray) -> np.ndarray:
-    """Actor ids of the bodies whose box contains a world ``point``."""
-    if not len(bodies.ids):
-        return np.zeros(0, np.uint32)
-    rot, centre = _box_frames(bodies)
-    local = np.einsum("kji,kj->ki", rot, np.asarray(point, np.float64)[None, :] - centre)
-    inside = np.all(np.abs(local) <= bodies.box_extent, axis=1)
-    return np.asarray(bodies.ids[inside], np.uint32)
+def _in_cone(
+    directions: np.ndarray, offset: np.ndarray, square: np.ndarray, radius: np.ndarray
+) -> np.ndarray:
+    """(K,) bool: spheres (centre ``offset`` from the origin) that meet the cone of the rays."""
+    axis = directions.sum(axis=0)
+    length = float(np.sqrt(axis @ axis))
+    if length < 1e-9:
+        return np.ones(len(offset), bool)
+    axis /= length
+    spread = math.acos(max(-1.0, min(1.0, float(np.min(directions @ axis)))))
+    if spread >= math.pi / 2:
+        return np.ones(len(offset), bool)  # a half space or more: no saving worth the test
+    distance = np.sqrt(square)
+    inside = distance <= radius
+    cos_angle = (offset @ axis) / np.maximum(distance, 1e-12)
+    angle = np.arccos(np.clip(cos_angle, -1.0, 1.0))
+    half_width = np.arcsin(np.clip(radius / np.maximum(distance, 1e-12), 0.0, 1.0))
+    return inside | (angle <= spread + half_width + 1e-6)
 
 
 _CORNER_SIGNS = np.array(
@@ -205,59 +265,59 @@ _BOX_TRIANGLES = np.array(
 )  # fmt: skip
 
 
-def body_boxes_mesh(bodies: Bodies, keep: np.ndarray | None = None) -> SceneMesh:
-    """The bodies' oriented bounding boxes as triangles (12 per body).
+class RayScene:
+    """The map's static caster plus this tick's boxes; the nearest hit of both."""
 
-    Args:
-        bodies: This tick's vehicles and walkers.
-        keep: (K,) bool, the bodies to include (default all).
+    def __init__(
+        self, static: TriangleCaster, boxes: BodyBoxes | None, keep: np.ndarray | None = None
+    ) -> None:
+        self.static = static
+        self.boxes = boxes
+        self.keep = keep
+
+    def cast(
+        self, origin: np.ndarray, directions: np.ndarray, max_distance: np.ndarray | float
+    ) -> Hits:
+        """Nearest hits of rays from one ``origin`` (3,) along unit ``directions`` (R, 3)."""
+        hits = self.static.cast(origin, directions, max_distance)
+        if self.boxes is None or not len(self.boxes):
+            return hits
+        near = self.boxes.cast(origin, directions, max_distance, self.keep)
+        closer = near.distance < hits.distance
+        if closer.any():
+            hits.distance[closer] = near.distance[closer]
+            hits.tag[closer] = near.tag[closer]
+            hits.instance[closer] = near.instance[closer]
+            hits.cos_incidence[closer] = near.cos_incidence[closer]
+        return hits
+
+
+def rotation_matrices(angles_deg: np.ndarray) -> np.ndarray:
+    """(K, 3, 3) rotations of (K, 3) pitch, yaw, roll [deg] in CARLA's convention.
+
+    Columns are the forward, right and up axes, so ``world = R @ local``.
     """
-    if keep is not None:
-        bodies = Bodies(
-            ids=bodies.ids[keep],
-            pose=bodies.pose[keep],
-            velocity=bodies.velocity[keep],
-            box_center=bodies.box_center[keep],
-            box_extent=bodies.box_extent[keep],
-            semantic_tag=bodies.semantic_tag[keep],
-            color=bodies.color[keep],
-        )
-    count = len(bodies.ids)
-    rot, centre = _box_frames(bodies)
-    local = _CORNER_SIGNS[None, :, :] * bodies.box_extent[:, None, :]
-    corners = centre[:, None, :] + np.einsum("kij,kcj->kci", rot, local)
-    triangles = _BOX_TRIANGLES[None, :, :] + (8 * np.arange(count, dtype=np.uint32))[:, None, None]
-    return SceneMesh(
-        vertices=corners.reshape(-1, 3).astype(np.float32),
-        triangles=triangles.reshape(-1, 3),
-        tags=np.repeat(np.asarray(bodies.semantic_tag, np.uint8), 12),
-        colors=np.repeat(np.asarray(bodies.color, np.uint8), 12, axis=0),
-        instance_ids=np.repeat(np.asarray(bodies.ids, np.uint32), 12),
-    )
+    rad = np.radians(np.asarray(angles_deg, np.float64).reshape(-1, 3))
+    cos, sin = np.cos(rad), np.sin(rad)
+    cp, cy, cr = cos[:, 0], cos[:, 1], cos[:, 2]
+    sp, sy, sr = sin[:, 0], sin[:, 1], sin[:, 2]
+    out = np.empty((len(rad), 3, 3))
+    out[:, 0, 0] = cp * cy
+    out[:, 1, 0] = cp * sy
+    out[:, 2, 0] = sp
+    out[:, 0, 1] = sr * sp * cy - cr * sy
+    out[:, 1, 1] = sr * sp * sy + cr * cy
+    out[:, 2, 1] = -sr * cp
+    out[:, 0, 2] = -(cr * sp * cy + sr * sy)
+    out[:, 1, 2] = cy * sr - cr * sp * sy
+    out[:, 2, 2] = cr * cp
+    return out
 
 
-_lock = threading.Lock()
 _static: weakref.WeakKeyDictionary[RoadMap, TriangleCaster] = weakref.WeakKeyDictionary()
-
-
-class _TickBodies:
-    """This tick's body casters by the ids left out; holds the Bodies it was built from."""
-
-    def __init__(self, frame: SensorFrame) -> None:
-        self.frame = frame.frame
-        self.scene_version = frame.scene_version
-        self.bodies = frame.bodies
-        self.casters: dict[frozenset[int], TriangleCaster | None] = {}
-
-    def matches(self, frame: SensorFrame) -> bool:
-        return (
-            self.bodies is frame.bodies
-            and self.frame == frame.frame
-            and self.scene_version == frame.scene_version
-        )
-
-
-_tick: _TickBodies | None = None
+# This tick's boxes, shared by every sensor of the tick; holds the Bodies it was built from
+# (so no later object can reuse its id while it is cached).
+_tick: tuple[Bodies, int, int, BodyBoxes] | None = None
 
 
 def static_caster(road_map: RoadMap) -> TriangleCaster:
@@ -270,32 +330,26 @@ def static_caster(road_map: RoadMap) -> TriangleCaster:
         return caster
 
 
-def _body_caster(frame: SensorFrame, leave_out: frozenset[int]) -> TriangleCaster | None:
+def body_boxes(frame: SensorFrame) -> BodyBoxes:
+    """This tick's boxes (built once per frame and shared)."""
     global _tick
-    bodies = frame.bodies
     with _lock:
-        if _tick is None or not _tick.matches(frame):
-            _tick = _TickBodies(frame)
-        casters = _tick.casters
-        if leave_out in casters:
-            return casters[leave_out]
-        keep = None
-        if leave_out:
-            keep = ~np.isin(bodies.ids, np.fromiter(leave_out, np.int64, len(leave_out)))
-        count = len(bodies.ids) if keep is None else int(keep.sum())
-        caster = TriangleCaster(body_boxes_mesh(bodies, keep)) if count else None
-        casters[leave_out] = caster
-        return caster
+        tick = _tick
+        if (
+            tick is None
+            or tick[0] is not frame.bodies
+            or tick[1] != frame.frame
+            or tick[2] != frame.scene_version
+        ):
+            tick = (frame.bodies, frame.frame, frame.scene_version, BodyBoxes(frame.bodies))
+            _tick = tick
+        return tick[3]
 
 
-def ray_scene(frame: SensorFrame, origin: np.ndarray, ignore: Collection[int] = ()) -> RayScene:
-    """What rays from ``origin`` can hit this tick.
-
-    Args:
-        frame: This tick.
-        origin: (3,) world point the rays start from (bodies containing it are left out).
-        ignore: Actor ids never hit (besides those).
-    """
-    inside = boxes_containing(frame.bodies, origin)
-    leave_out = frozenset(int(i) for i in inside) | frozenset(int(i) for i in ignore)
-    return RayScene(static_caster(frame.road_map), _body_caster(frame, leave_out))
+def ray_scene(frame: SensorFrame, ignore: Collection[int] = ()) -> RayScene:
+    """What rays can hit this tick: the map's static scene and every body but ``ignore``."""
+    boxes = body_boxes(frame)
+    keep = None
+    if len(ignore):
+        keep = ~np.isin(boxes.ids, np.fromiter(ignore, np.int64, len(ignore)))
+    return RayScene(static_caster(frame.road_map), boxes, keep)

@@ -12,6 +12,7 @@ from carla_lite.sensors import raycast
 from carla_lite.sensors.base import SensorConfigError
 from carla_lite.sensors.measurements import ObstacleMeasurement
 from carla_lite.sensors.obstacle import ObstacleDetector, sweep_boxes
+from carla_lite.sensors.raycast import BodyBoxes
 from carla_lite.sensors.registry import create_sensor
 from tests.carla_lite.sensors.raycast_frames import (
     PEDESTRIAN,
@@ -91,7 +92,7 @@ def test_sphere_touches_beside_the_line(flat_map: Any) -> None:
 def test_corner_contact_is_rounded() -> None:
     # A unit cube at x = 10 seen 1.2 m off its corner in y and z: the sphere of radius 0.5
     # misses (distance to the corner edge line sqrt(2) * 0.2 ... > 0) unless it reaches it.
-    cube = bodies(Box(9, x=10.0, y=0.0, extent=(1.0, 1.0, 1.0), center=(0.0, 0.0, 0.0)))
+    cube = BodyBoxes(bodies(Box(9, x=10.0, extent=(1.0, 1.0, 1.0), center=(0.0, 0.0, 0.0))))
     keep = np.ones(1, bool)
     start = np.array([0.0, 1.3, 1.3])
     distance, other = sweep_boxes(start, np.array([1.0, 0.0, 0.0]), 20.0, 0.5, cube, keep)

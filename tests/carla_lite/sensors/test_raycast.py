@@ -10,9 +10,8 @@ import pytest
 
 from carla_lite.sensors import raycast
 from carla_lite.sensors.raycast import (
+    BodyBoxes,
     TriangleCaster,
-    body_boxes_mesh,
-    boxes_containing,
     ray_scene,
     rotation_matrices,
     static_caster,
@@ -63,21 +62,31 @@ def test_static_cast_distance_tag_and_incidence() -> None:
     assert not caster.cast(origin, ahead, 19.0).hit.any()
 
 
-def test_box_mesh_is_closed_and_oriented() -> None:
-    body = bodies(Box(7, x=10.0, y=3.0, yaw=90.0, extent=(2.0, 1.0, 0.75)))
-    mesh = body_boxes_mesh(body)
-    assert mesh.triangle_count == 12
-    assert set(mesh.instance_ids.tolist()) == {7}
-    assert set(mesh.tags.tolist()) == {CAR}
-    # Yawed 90 degrees: 2 m half length along y, 1 m along x, box from z 0 to 1.5.
-    np.testing.assert_allclose(mesh.vertices.min(axis=0), [9.0, 1.0, 0.0], atol=1e-5)
-    np.testing.assert_allclose(mesh.vertices.max(axis=0), [11.0, 5.0, 1.5], atol=1e-5)
+def test_boxes_hit_from_outside_with_face_incidence() -> None:
+    # A car yawed 90 degrees at (10, 3): 2 m half length along y, 1 m along x, z 0 .. 1.5.
+    boxes = BodyBoxes(bodies(Box(7, x=10.0, y=3.0, yaw=90.0)))
+    origin = np.array([0.0, 3.0, 1.0])
+    slanted = np.array([math.cos(math.radians(60)), math.sin(math.radians(60)), 0.0])
+    up = np.array([1.0, 0.0, 0.04]) / math.hypot(1.0, 0.04)
+    dirs = np.array([[1.0, 0.0, 0.0], slanted, [-1.0, 0.0, 0.0], up])
+    hits = boxes.cast(origin, dirs, 100.0)
+    # Straight at the x = 9 face; 60 degrees off it (reaching y = 3 + 9 tan 60 > 5: a miss);
+    # away; slightly up, still below the roof at 1.5 m.
+    np.testing.assert_allclose(hits.distance[[0, 3]], [9.0, 9.0 * math.hypot(1, 0.04)], rtol=1e-6)
+    assert np.isinf(hits.distance[[1, 2]]).all()
+    assert hits.instance.tolist() == [7, 0, 0, 7]
+    assert hits.tag.tolist() == [CAR, 0, 0, CAR]
+    np.testing.assert_allclose(hits.cos_incidence[0], 1.0)
+    # The range and the kept boxes limit hits.
+    assert not boxes.cast(origin, dirs[:1], 8.9).hit.any()
+    assert not boxes.cast(origin, dirs[:1], 100.0, keep=np.array([False])).hit.any()
 
 
-def test_boxes_containing() -> None:
-    body = bodies(Box(7, x=0.0), Box(8, x=10.0))
-    assert boxes_containing(body, np.array([0.5, 0.2, 1.0])).tolist() == [7]
-    assert boxes_containing(body, np.array([0.5, 0.2, 2.0])).tolist() == []
+def test_nearest_box_wins() -> None:
+    boxes = BodyBoxes(bodies(Box(8, x=30.0), Box(7, x=10.0), Box(9, x=20.0)))
+    hits = boxes.cast(np.array([0.0, 0.0, 1.0]), np.array([[1.0, 0.0, 0.0]]), 100.0)
+    assert hits.instance.tolist() == [7]
+    np.testing.assert_allclose(hits.distance, [8.0])
 
 
 def test_ray_scene_nearest_of_static_and_bodies(flat_map: Any) -> None:
@@ -85,19 +94,19 @@ def test_ray_scene_nearest_of_static_and_bodies(flat_map: Any) -> None:
     frame = world.frame()
     origin = np.array([0.0, 0.0, 1.0])
     dirs = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
-    hits = ray_scene(frame, origin).cast(origin, dirs, 100.0)
+    hits = ray_scene(frame).cast(origin, dirs, 100.0)
     np.testing.assert_allclose(hits.distance, [8.0, 4.0, 1.0], rtol=1e-5)
     assert hits.instance.tolist() == [7, 8, 0]
     assert hits.tag.tolist() == [CAR, PEDESTRIAN, ROAD]
     # Ignored ids pass through.
-    hits = ray_scene(frame, origin, ignore=[7]).cast(origin, dirs[:1], 100.0)
+    hits = ray_scene(frame, ignore=[7]).cast(origin, dirs[:1], 100.0)
     assert math.isinf(hits.distance[0])
 
 
 def test_rays_leave_the_box_they_start_in(flat_map: Any) -> None:
     world = World(flat_map, boxes=[Box(7, x=0.0), Box(8, x=10.0)])
     origin = np.array([1.5, 0.0, 1.0])  # inside body 7
-    hits = ray_scene(world.frame(), origin).cast(origin, np.array([[1.0, 0.0, 0.0]]), 100.0)
+    hits = ray_scene(world.frame()).cast(origin, np.array([[1.0, 0.0, 0.0]]), 100.0)
     assert hits.instance.tolist() == [8]
     np.testing.assert_allclose(hits.distance, [6.5], rtol=1e-5)
 
