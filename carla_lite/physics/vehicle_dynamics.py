@@ -55,6 +55,8 @@ FORWARD_GEARS = 6
 #: Time constant [s] with which tyre friction damps a yaw rate given by an angular impulse
 #: or torque (the kinematic model has no yaw inertia of its own).
 SPIN_DECAY_TIME = 0.5
+#: Below this extra yaw rate [rad/s] the tyres hold the vehicle still.
+_SPIN_AT_REST = 1e-3
 #: Columns of the ``control`` array.
 THROTTLE, STEER, BRAKE, HAND_BRAKE, REVERSE, MANUAL_GEAR_SHIFT, GEAR = range(7)
 
@@ -577,10 +579,10 @@ class VehicleFleet(SlotArrays):
         np.degrees(yaw_rate, out=self._yaw_rate)
         if self._spin_any:
             self._yaw_rate += np.degrees(self._spin)
-            self._spin *= math.exp(-dt / SPIN_DECAY_TIME)
-            if not np.abs(self._spin).max() > 1e-6:
-                self._spin[:] = 0.0
-                self._spin_any = False
+            spin = self._spin
+            spin *= math.exp(-dt / SPIN_DECAY_TIME)
+            spin[np.abs(spin) < _SPIN_AT_REST] = 0.0
+            self._spin_any = bool(spin.any())
         if self._spun:
             # Roll and pitch rates set by set_angular_velocity last one step only.
             self._angvel[:, :2] = 0.0

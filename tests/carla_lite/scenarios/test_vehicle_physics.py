@@ -132,12 +132,26 @@ def test_forces_impulses_and_torques_push_the_right_way(server: ServerProcess) -
             third.add_torque(carla.Vector3D(0.0, 0.0, -4.0e9))
             world.tick()
         result['torque'] = third.get_angular_velocity().z
+        light = third.get_physics_control()
+        light.mass = 1000.0
+        by_batch = carla.command.ApplyVehiclePhysicsControl()
+        by_batch.actor_id = third.id
+        by_batch.physics_control = light
         batch = client.apply_batch_sync([
+            by_batch,
             carla.command.ApplyForce(car.id, carla.Vector3D(0, 0, 0)),
             carla.command.ApplyAngularImpulse(other.id, carla.Vector3D(0, 0, 1.0)),
             carla.command.ApplyTorque(third.id, carla.Vector3D(0, 0, 1.0)),
         ])
         result['batch_errors'] = [r.error for r in batch if r.has_error()]
+        result['batch_mass'] = third.get_physics_control().mass
+        third.apply_control(carla.VehicleControl(steer=1.0))
+        for _ in range(10):
+            world.tick()
+        wheels = carla.VehicleWheelLocation
+        result['wheel_angles'] = [
+            third.get_wheel_steer_angle(w) for w in (wheels.FL_Wheel, wheels.BR_Wheel)
+        ]
         """
         ),
     )
@@ -148,6 +162,9 @@ def test_forces_impulses_and_torques_push_the_right_way(server: ServerProcess) -
     assert result["turned"] > 0.5
     assert result["torque"] < -5.0, "a negative torque turns left"
     assert result["batch_errors"] == []
+    assert result["batch_mass"] == 1000.0
+    front, rear = result["wheel_angles"]
+    assert front > 30.0 and rear == 0.0, "full right lock shows on the front wheels"
 
 
 def test_constant_velocity_holds_until_disabled(server: ServerProcess) -> None:
