@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from carla_lite.maps import RoadMap
 from carla_lite.navigation import NAV_FOLDER, NavMeshFile, NavMeshStore
 from carla_lite.protocol import wire_types as wt
 from carla_lite.protocol.arguments import string
 
-if TYPE_CHECKING:
-    from carla_lite.world.world import World
-
 __all__ = ["NavigationHandlers"]
 
 log = logging.getLogger(__name__)
+
+
+class _HasMap(Protocol):
+    """What the handlers need of the world (``World`` is one)."""
+
+    @property
+    def road_map(self) -> RoadMap: ...
 
 
 class NavigationHandlers:
@@ -34,7 +39,7 @@ class NavigationHandlers:
         store: Where navmeshes are built and kept; a private one by default.
     """
 
-    def __init__(self, world: Callable[[], World], store: NavMeshStore | None = None) -> None:
+    def __init__(self, world: Callable[[], _HasMap], store: NavMeshStore | None = None) -> None:
         self._world = world
         self.store = store if store is not None else NavMeshStore()
 
