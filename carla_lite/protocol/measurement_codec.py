@@ -49,6 +49,27 @@ def _image(x: m.ImageMeasurement, actor: ActorWire) -> bytes:
     )
 
 
+def _camera_image(x: m.ImageMeasurement, actor: ActorWire) -> bytes:
+    if x.camera == "normals":
+        height, width = x.bgra.shape[:2]
+        return ser.normals_image(
+            x.frame, x.timestamp, x.transform, width, height, x.fov, x.bgra.tobytes()
+        )
+    return _image(x, actor)
+
+
+def _float_image(x: m.FloatImageMeasurement, actor: ActorWire) -> bytes:
+    if x.camera != "optical_flow":
+        raise TypeError(f"no stream encoder for a float image of camera {x.camera!r}")
+    return ser.optical_flow_image(x.frame, x.timestamp, x.transform, x.fov, x.pixels)
+
+
+def _dvs(x: m.DvsMeasurement, actor: ActorWire) -> bytes:
+    return ser.dvs_event_array(
+        x.frame, x.timestamp, x.transform, x.width, x.height, x.fov, x.events
+    )
+
+
 def _gnss(x: m.GnssMeasurement, actor: ActorWire) -> bytes:
     return ser.gnss_measurement(
         x.frame, x.timestamp, x.transform, x.latitude, x.longitude, x.altitude
@@ -90,7 +111,9 @@ def _radar(x: m.RadarMeasurement, actor: ActorWire) -> bytes:
 ENCODERS: dict[type, Encoder] = {
     m.CollisionMeasurement: _collision,
     m.ObstacleMeasurement: _obstacle,
-    m.ImageMeasurement: _image,
+    m.ImageMeasurement: _camera_image,
+    m.FloatImageMeasurement: _float_image,
+    m.DvsMeasurement: _dvs,
     m.GnssMeasurement: _gnss,
     m.ImuMeasurement: _imu,
     m.LidarMeasurement: _lidar,

@@ -10,7 +10,11 @@ Bodies:
 
 * episode state (17): ``EpisodeStateSerializer::Header`` (36 B) + N x
   ``ActorDynamicState`` (119 B, :data:`ACTOR_STATE_DTYPE`);
-* images (1, 13, 14, 15, 16): ``ImageHeader`` (12 B: width, height, fov) + BGRA pixels;
+* images (1, 13, 14, 15, 16) and normals (2): ``ImageHeader`` (12 B: width, height, fov) +
+  BGRA pixels (``NormalsImage`` is ``ImageTmpl<Color>`` too);
+* optical flow (8): ``ImageHeader`` + ``OpticalFlowPixel`` (x, y as f32) per pixel;
+* DVS (3): ``DVSHeader`` (12 B: width, height, fov) + packed ``DVSEvent`` records (13 B:
+  x u16, y u16, t i64, pol bool), :data:`DVS_EVENT_DTYPE`;
 * collision (0): msgpack ``[self_actor, other_actor, normal_impulse]``;
 * obstacle detection (7): msgpack ``[self_actor, other_actor, distance]``;
 * GNSS (4): msgpack ``geom::GeoLocation`` ``[latitude, longitude, altitude]`` (doubles);
@@ -38,6 +42,7 @@ from carla_lite.geom import Transform, Vector3
 __all__ = [
     "ACTOR_STATE_ACTIVE",
     "ACTOR_STATE_DTYPE",
+    "DVS_EVENT_DTYPE",
     "EPISODE_HEADER",
     "IMAGE_HEADER",
     "IMAGE_SENSOR_TYPES",
@@ -48,13 +53,16 @@ __all__ = [
     "SENSOR_REGISTRY",
     "SensorType",
     "collision_event",
+    "dvs_event_array",
     "episode_state",
     "gnss_measurement",
     "image",
     "imu_measurement",
     "lidar_measurement",
     "new_actor_states",
+    "normals_image",
     "obstacle_detection_event",
+    "optical_flow_image",
     "radar_measurement",
     "semantic_lidar_measurement",
     "sensor_header",
@@ -216,6 +224,9 @@ RADAR_DETECTION_DTYPE = np.dtype(
     [("velocity", "<f4"), ("azimuth", "<f4"), ("altitude", "<f4"), ("depth", "<f4")]
 )
 
+#: ``sensor::data::DVSEvent`` (13 B, packed): x, y [px], t [ns], polarity.
+DVS_EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("pol", "?")])
+
 _IDENTITY = Transform()
 
 
@@ -343,6 +354,95 @@ def image(
             sensor_header(sensor_type, frame, timestamp, transform),
             IMAGE_HEADER.pack(width, height, fov),
             bgra,
+        )
+    )
+
+
+def normals_image(
+    frame: int,
+    timestamp: float,
+    transform: Transform,
+    width: int,
+    height: int,
+    fov: float,
+    bgra: bytes,
+) -> bytes:
+    """A normals camera message: header + ``ImageHeader`` + ``width*height`` BGRA pixels.
+
+    Raises:
+        ValueError: a pixel buffer of the wrong size.
+    """
+    expected = width * height * 4
+    if len(memoryview(bgra).cast("B")) != expected:
+        raise ValueError(f"{width}x{height} BGRA image needs {expected} bytes")
+    return b"".join(
+        (
+            sensor_header(SensorType.NORMALS_CAMERA, frame, timestamp, transform),
+            IMAGE_HEADER.pack(width, height, fov),
+            bgra,
+        )
+    )
+
+
+def optical_flow_image(
+    frame: int, timestamp: float, transform: Transform, fov: float, flow: np.ndarray
+) -> bytes:
+    """An optical flow message: header + ``ImageHeader`` + (x, y) f32 per pixel.
+
+    Args:
+        frame: Frame number.
+        timestamp: Simulation time [s].
+        transform: Sensor world transform.
+        fov: Horizontal field of view [deg].
+        flow: ``(height, width, 2)`` float32, rows top-down.
+
+    Raises:
+        ValueError: ``flow`` is not ``(height, width, 2)``.
+    """
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"optical flow must be (height, width, 2), got {flow.shape}")
+    height, width = flow.shape[:2]
+    return b"".join(
+        (
+            sensor_header(SensorType.OPTICAL_FLOW_CAMERA, frame, timestamp, transform),
+            IMAGE_HEADER.pack(width, height, fov),
+            np.ascontiguousarray(flow, dtype="<f4").tobytes(),
+        )
+    )
+
+
+def dvs_event_array(
+    frame: int,
+    timestamp: float,
+    transform: Transform,
+    width: int,
+    height: int,
+    fov: float,
+    events: np.ndarray,
+) -> bytes:
+    """A DVS message: header + ``DVSHeader`` (width, height, fov) + packed events.
+
+    Args:
+        events: A structured array with fields x, y, t, pol (converted to
+            :data:`DVS_EVENT_DTYPE` when laid out otherwise).
+
+    Raises:
+        ValueError: ``events`` lacks one of the fields.
+    """
+    if events.dtype != DVS_EVENT_DTYPE:
+        names = events.dtype.names or ()
+        missing = [n for n in ("x", "y", "t", "pol") if n not in names]
+        if missing:
+            raise ValueError(f"DVS events need the fields x, y, t, pol; missing {missing}")
+        packed = np.empty(len(events), dtype=DVS_EVENT_DTYPE)
+        for name in ("x", "y", "t", "pol"):
+            packed[name] = events[name]
+        events = packed
+    return b"".join(
+        (
+            sensor_header(SensorType.DVS_CAMERA, frame, timestamp, transform),
+            IMAGE_HEADER.pack(width, height, fov),
+            np.ascontiguousarray(events).tobytes(),
         )
     )
 

@@ -33,7 +33,7 @@ class CollisionMeasurement(Measurement):
 
 @dataclass(slots=True)
 class ImageMeasurement(Measurement):
-    """A BGRA8 camera image (rgb, depth, semantic and instance segmentation).
+    """A BGRA8 camera image (rgb, depth, semantic and instance segmentation, normals).
 
     ``camera`` is the blueprint's last part (``rgb``, ``depth``, ...), which picks the
     serializer index; ``bgra`` is ``(height, width, 4) uint8``.
@@ -46,7 +46,10 @@ class ImageMeasurement(Measurement):
 
 @dataclass(slots=True)
 class FloatImageMeasurement(Measurement):
-    """A float camera image: ``optical_flow`` (H, W, 2) or ``normals`` (H, W, 4), float32."""
+    """A float camera image: ``optical_flow`` (H, W, 2) float32.
+
+    (CARLA's normals image is BGRA8, ``ImageTmpl<Color>``: an ``ImageMeasurement``.)
+    """
 
     camera: str
     fov: float

@@ -5,6 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from carla_lite.sensors.base import Sensor, SensorSpec
+from carla_lite.sensors.cameras import (
+    DepthCamera,
+    DvsCamera,
+    InstanceSegmentationCamera,
+    NormalsCamera,
+    OpticalFlowCamera,
+    RgbCamera,
+    SemanticSegmentationCamera,
+)
 from carla_lite.sensors.collision import CollisionSensor
 from carla_lite.sensors.gnss import GnssSensor
 from carla_lite.sensors.imu import ImuSensor
@@ -24,6 +33,13 @@ SENSOR_CLASSES: dict[str, SensorFactory] = {
     "sensor.lidar.ray_cast_semantic": SemanticLidar,
     "sensor.other.radar": Radar,
     "sensor.other.obstacle": ObstacleDetector,
+    "sensor.camera.rgb": RgbCamera,
+    "sensor.camera.depth": DepthCamera,
+    "sensor.camera.semantic_segmentation": SemanticSegmentationCamera,
+    "sensor.camera.instance_segmentation": InstanceSegmentationCamera,
+    "sensor.camera.normals": NormalsCamera,
+    "sensor.camera.optical_flow": OpticalFlowCamera,
+    "sensor.camera.dvs": DvsCamera,
 }
 
 

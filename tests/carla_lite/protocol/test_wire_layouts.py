@@ -47,6 +47,11 @@ _PTYPE_O = {
     "lidar_detection": "carla::sensor::data::LidarDetection",
     "semantic_lidar_detection": "carla::sensor::data::SemanticLidarDetection",
     "radar_detection": "carla::sensor::data::RadarDetection",
+    "dvs_event": "carla::sensor::data::DVSEvent",
+    "dvs_header": "carla::sensor::s11n::DVSEventArraySerializer::DVSHeader",
+    "normals_header": "carla::sensor::s11n::NormalsImageSerializer::ImageHeader",
+    "flow_header": "carla::sensor::s11n::OpticalFlowImageSerializer::ImageHeader",
+    "flow_pixel": "carla::sensor::data::OpticalFlowPixel",
     **{
         f"cmd_{ct.name}": f"carla::rpc::Command::{ct.name}"
         for ct in wt.CommandType  # one struct per variant alternative
@@ -60,6 +65,7 @@ _PTYPE = {
     "simulation_state_enum": "carla::sensor::s11n::EpisodeStateSerializer::SimulationState",
     "token_protocol_enum": "carla::streaming::detail::token_data::protocol",
     "token_address_enum": "carla::streaming::detail::token_data::address",
+    "dvs_array": "carla::sensor::data::DVSEventArray",
 }
 
 
@@ -312,6 +318,30 @@ def test_image_header_matches_dwarf(dwarf: dict[str, str]) -> None:
     assert lay.size == ser.IMAGE_HEADER.size == 12
     assert [lay.members[n] for n in ("width", "height", "fov_angle")] == struct_items(
         ser.IMAGE_HEADER.format
+    )
+
+
+def test_camera_bodies_match_dwarf(dwarf: dict[str, str]) -> None:
+    """Normals, optical flow and DVS: the same 12-byte header as images, then their pixels."""
+    header = struct_items(ser.IMAGE_HEADER.format)
+    for key in ("normals_header", "flow_header", "dvs_header"):
+        lay = layout(dwarf, key)
+        assert lay.size == 12, key
+        assert [lay.members[n] for n in ("width", "height", "fov_angle")] == header, key
+    flow = layout(dwarf, "flow_pixel")
+    assert (flow.size, flow.order) == (8, ["x", "y"])
+    event = layout(dwarf, "dvs_event")
+    assert event.size == ser.DVS_EVENT_DTYPE.itemsize == 13
+    fields = ser.DVS_EVENT_DTYPE.fields
+    assert fields is not None
+    assert event.order == list(ser.DVS_EVENT_DTYPE.names or ())
+    for name in event.order:
+        assert event.members[name] == (fields[name][1], fields[name][0].itemsize), name
+    assert "Array<carla::sensor::data::DVSEvent>" in dwarf["dvs_array"]
+    assert ser.SENSOR_REGISTRY[ser.SensorType.NORMALS_CAMERA][1] == "NormalsImageSerializer"
+    assert ser.SENSOR_REGISTRY[ser.SensorType.DVS_CAMERA][1] == "DVSEventArraySerializer"
+    assert ser.SENSOR_REGISTRY[ser.SensorType.OPTICAL_FLOW_CAMERA][1] == (
+        "OpticalFlowImageSerializer"
     )
 
 
