@@ -509,7 +509,8 @@ def lidar_measurement(
     points_per_channel: Sequence[int],
     points: np.ndarray,
 ) -> bytes:
-    """A ray-cast lidar message (not verified against the client; layout from source).
+    """A ray-cast lidar message, as the 0.9.16 client decodes it (points, channel counts and
+    horizontal angle checked through the client in tests/carla_lite/scenarios/test_lidar_radar.py).
 
     Args:
         frame: Frame number.
