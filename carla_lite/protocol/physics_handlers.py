@@ -26,7 +26,7 @@ from carla_lite.physics.physics_control import (
     WheelPhysicsControl,
 )
 from carla_lite.protocol import wire_types as wt
-from carla_lite.protocol.arguments import integer
+from carla_lite.protocol.arguments import integer, number_in
 from carla_lite.protocol.wire_types import Command, CommandType, WireError
 from carla_lite.world import vehicle_physics as vp
 from carla_lite.world.errors import WorldError
@@ -218,6 +218,8 @@ class PhysicsHandlers:
             "enable_actor_constant_velocity": self.enable_actor_constant_velocity,
             "disable_actor_constant_velocity": self.disable_actor_constant_velocity,
             "get_wheel_steer_angle": self.get_wheel_steer_angle,
+            "get_imui_gravity": self.get_imui_gravity,
+            "set_imui_gravity": self.set_imui_gravity,
         }
 
     def get_physics_control(self, actor_id: Any) -> Any:
@@ -267,6 +269,14 @@ class PhysicsHandlers:
         except WorldError as exc:
             return wt.error(str(exc))
         return wt.ok(angle)
+
+    def get_imui_gravity(self) -> Any:
+        return wt.ok(float(self._world().imu_gravity))
+
+    def set_imui_gravity(self, gravity: Any) -> Any:
+        value = number_in(gravity, "IMU gravity", -1.0e3, 1.0e3)
+        self._world().imu_gravity = value
+        return wt.ok_void()
 
     def execute(self, command: Command) -> bool:
         """Run a batch command this module owns (physics control, force, angular impulse,

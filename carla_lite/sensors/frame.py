@@ -69,6 +69,8 @@ class SensorFrame:
         bodies: vehicles and walkers with their boxes.
         contacts: collisions resolved this tick.
         scene_version: changes whenever the set of bodies changes (cache key).
+        imu_gravity: gravity the IMUs add to their accelerometer [m/s^2]
+            (``world.set_imui_sensor_gravity``).
     """
 
     frame: int
@@ -82,6 +84,7 @@ class SensorFrame:
     bodies: Bodies
     contacts: list[Contact] = field(default_factory=list)
     scene_version: int = 0
+    imu_gravity: float = 9.81
 
     def pose_row(self, actor_id: int) -> np.ndarray:
         """(6,) world pose x y z pitch yaw roll of an actor at this frame."""

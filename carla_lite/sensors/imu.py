@@ -1,7 +1,8 @@
 """``sensor.other.imu``: accelerometer, gyroscope and compass, like CARLA 0.9.16's IMU.
 
-* Accelerometer [m/s^2]: the parent's world acceleration plus gravity (+9.81 on world z, so
-  a sensor at rest reads about ``(0, 0, 9.81)``), expressed in the sensor's frame, plus a
+* Accelerometer [m/s^2]: the parent's world acceleration plus gravity (the frame's
+  ``imu_gravity``, 9.81 unless ``world.set_imui_sensor_gravity`` changed it, on world z, so a
+  sensor at rest reads about ``(0, 0, 9.81)``), expressed in the sensor's frame, plus a
   normal error per axis (``noise_accel_stddev_{x,y,z}``).
 * Gyroscope [rad/s]: the parent's angular velocity in the sensor's frame, plus
   ``noise_gyro_bias_{x,y,z}`` and a normal error (``noise_gyro_stddev_{x,y,z}``). The z axis
@@ -24,7 +25,7 @@ from carla_lite.sensors.base import Sensor, SensorConfigError, SensorSpec
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import ImuMeasurement, Measurement
 
-#: CARLA's IMU gravity [m/s^2].
+#: CARLA's default IMU gravity [m/s^2].
 GRAVITY = 9.81
 
 
@@ -84,7 +85,7 @@ class ImuSensor(Sensor):
         motion = frame.kinematics_of(parent if parent and parent in frame.rows else self.actor_id)
         to_local = world_to_local(pitch, yaw, roll)
         accel = motion[12:15].astype(np.float64)
-        accel[2] += GRAVITY
+        accel[2] += frame.imu_gravity
         accel = to_local @ accel
         gyro = to_local @ np.radians(motion[9:12].astype(np.float64)) + self.gyro_bias
         if self.accel_stddev.any():

@@ -60,6 +60,8 @@ class World:
         self.library = library
         self.settings = WorldSettings()
         self.weather: tuple[float, ...] = DEFAULT_WEATHER
+        #: What IMUs add to their accelerometer [m/s^2] (``world.set_imui_sensor_gravity``).
+        self.imu_gravity = 9.81
         self.rng = random.Random(seed)
         self.episode_id = self.rng.getrandbits(48)
         self.frame = 0
@@ -517,6 +519,7 @@ class _Layout:
             bodies=bodies,
             contacts=contacts,
             scene_version=self.version,
+            imu_gravity=world.imu_gravity,
         )
 
     def traffic_scene(self, world: World) -> TrafficScene:

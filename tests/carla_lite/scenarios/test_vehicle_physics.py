@@ -208,7 +208,7 @@ def test_gnss_follows_the_car_and_imu_reads_gravity(server: ServerProcess) -> No
         gnss.listen(fixes.put)
         imu.listen(imus.put)
         def latest(q, frame):
-            for _ in range(50):
+            for _ in range(500):
                 item = q.get(timeout=5.0)
                 if item.frame == frame:
                     return item
@@ -233,6 +233,13 @@ def test_gnss_follows_the_car_and_imu_reads_gravity(server: ServerProcess) -> No
         result['last'] = [last.latitude, last.longitude]
         result['expected_last'] = [expected.latitude, expected.longitude]
         result['drive_ax'] = drive.accelerometer.x
+        car.apply_control(carla.VehicleControl(brake=1.0))
+        for _ in range(60):
+            world.tick()
+        world.set_imui_sensor_gravity(3.7)
+        result['gravity_setting'] = world.get_imui_sensor_gravity()
+        frame = world.tick()
+        result['mars'] = latest(imus, frame).accelerometer.z
         gnss.stop()
         imu.stop()
         """
@@ -250,3 +257,5 @@ def test_gnss_follows_the_car_and_imu_reads_gravity(server: ServerProcess) -> No
     compass, want = result["compass"]
     assert abs((compass - want + math.pi) % (2 * math.pi) - math.pi) < 1e-3
     assert result["drive_ax"] > 0.5, "throttle pushes the accelerometer forward"
+    assert abs(result["gravity_setting"] - 3.7) < 1e-6
+    assert abs(result["mars"] - 3.7) < 0.05

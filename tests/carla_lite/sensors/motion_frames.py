@@ -28,6 +28,7 @@ def make_frame(
     geo: GeoReference | None = None,
     frame: int = 7,
     delta_seconds: float = 0.05,
+    imu_gravity: float = 9.81,
 ) -> SensorFrame:
     """A frame holding ``rows`` (actor id -> 15 kinematics values) on a map with ``geo``."""
     ids = list(rows)
@@ -42,4 +43,5 @@ def make_frame(
         kinematics=np.array([rows[i] for i in ids], dtype=np.float64).reshape(len(ids), 15),
         rows={actor_id: row for row, actor_id in enumerate(ids)},
         bodies=Bodies.empty(),
+        imu_gravity=imu_gravity,
     )

@@ -120,3 +120,10 @@ def test_gyro_bias_and_seeded_noise() -> None:
 def test_bad_noise_attributes_are_refused(attribute: str, value: str) -> None:
     with pytest.raises(SensorConfigError, match=attribute):
         ImuSensor(_spec(**{attribute: value}))
+
+
+def test_the_world_gravity_setting_reaches_the_accelerometer() -> None:
+    frame = make_frame({CAR: kinematics_row(), IMU: kinematics_row()}, imu_gravity=1.62)
+    (m,) = ImuSensor(_spec()).measure(frame)
+    assert isinstance(m, ImuMeasurement)
+    assert _vec(m.accelerometer) == pytest.approx((0.0, 0.0, 1.62))
