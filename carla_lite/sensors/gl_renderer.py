@@ -503,7 +503,8 @@ class Renderer:
             self._sky_vao = ctx.vertex_array(self._sky, [])
             self._indirect = ctx.buffer(reserve=20 * 256, dynamic=True)
             self._tiles: _StaticTiles | None = None
-        self.info = dict(self.ctx.info)
+        with ctx:
+            self.info = {k: str(v) for k, v in ctx.info.items() if isinstance(v, str)}
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -581,8 +582,9 @@ class Renderer:
         buffers = self._prev if prev else self._inst
         buf = buffers[index]
         if buf.size < len(data):
+            size = max(len(data), 2 * buf.size)
             buf.release()
-            buffers[index] = self.ctx.buffer(reserve=max(len(data), 2 * buf.size), dynamic=True)
+            buffers[index] = self.ctx.buffer(reserve=size, dynamic=True)
             for key in [k for k in self._body_vaos if k[1] == index]:
                 self._body_vaos.pop(key).release()
             buf = buffers[index]
