@@ -104,6 +104,7 @@ def apply_physics_control(world: World, actor_id: int, control: VehiclePhysicsCo
     stored = _with_wheels(control, wheels)
     world.fleet.set_params(actor.slot, params_for(base, default, stored))
     actor.physics_control = stored
+    world.vehicle_params_changed()
 
 
 def add_force(world: World, actor_id: int, force: Vector3) -> None:

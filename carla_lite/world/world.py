@@ -310,6 +310,11 @@ class World:
                 actor.slot, vx + impulse.x / mass, vy + impulse.y / mass, vz + impulse.z / mass
             )
 
+    def vehicle_params_changed(self) -> None:
+        """A vehicle's physical limits changed (``apply_physics_control``): the Traffic
+        Managers' view, cached with the layout, is rebuilt."""
+        self._layout = None
+
     def set_simulate_physics(self, actor_id: int, enabled: bool) -> None:
         actor = self.actor(actor_id)
         if actor.kind is ActorKind.VEHICLE:
@@ -530,8 +535,7 @@ class _Layout:
             bodies = {}
             for actor in order:
                 box = actor.bounding_box
-                params = actor.blueprint.vehicle_params
-                assert params is not None, actor.type_id
+                params = world.fleet.params(actor.slot)  # apply_physics_control may change them
                 hero = actor.attributes.get("role_name") == "hero"
                 bodies[actor.id] = VehicleBody(
                     actor.slot, params, box.extent.x, box.extent.y, is_hero=hero
