@@ -56,8 +56,8 @@ def validate_file(path: Path, timeout: float = CHECK_TIMEOUT) -> CheckResult:
     """
     if detour_library() is None:
         return {"ok": None, "reason": "carla wheel not installed: Detour check skipped"}
-    code = "import sys; from carla_lite.navigation.check import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, str(path)]
+    # Run this file as a script: only the standard library loads, not the package (shapely).
+    cmd = [sys.executable, str(Path(__file__).resolve()), str(path)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

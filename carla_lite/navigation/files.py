@@ -19,17 +19,19 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from carla_lite.maps.road_map import RoadMap
 from carla_lite.navigation.builder import build_polygons
 from carla_lite.navigation.check import validate_file
 from carla_lite.navigation.detour_format import NavMeshFormatError, read_navmesh, write_navmesh
 
-__all__ = ["NAV_FOLDER", "NavMeshFile", "NavMeshStore"]
+__all__ = ["NAV_FOLDER", "NavMeshFile", "NavMeshStore", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
 NAV_FOLDER = "Nav"  # what the client asks get_required_files for
+CACHE_ENV = "CARLA_LITE_CACHE_DIR"
 FILE_PREFIX = "CarlaLite/Nav/"
 _MAX_MAPS = 8  # built meshes kept in memory
 
@@ -53,9 +55,33 @@ class NavMeshFile:
     build_seconds: float
 
 
+def _code_version() -> str:
+    """Hash of the code that shapes the file: a change of it invalidates disk caches."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha1()
+    for name in ("builder.py", "detour_format.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+_CODE_VERSION = _code_version()
+
+
+def default_cache_dir() -> Path:
+    """``$CARLA_LITE_CACHE_DIR/navmesh``, else ``$XDG_CACHE_HOME/carla_lite/navmesh``.
+
+    ``XDG_CACHE_HOME`` defaults to ``~/.cache``.
+    """
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        return Path(root) / "navmesh"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "carla_lite" / "navmesh"
+
+
 def _map_key(road_map: RoadMap) -> str:
     text = road_map.xodr.encode("utf-8", "surrogatepass")
-    return f"{road_map.name}:{hashlib.sha1(text).hexdigest()}"
+    return f"{road_map.name}:{hashlib.sha1(text).hexdigest()}:{_CODE_VERSION}"
 
 
 def _file_name(map_name: str, data: bytes) -> str:
@@ -67,13 +93,14 @@ class NavMeshStore:
     """Builds and keeps the navmesh of each map; safe to use from several threads.
 
     Args:
-        cache_dir: Optional folder for validated files (``<map hash>.bin``); files there
-            are trusted (they were validated before being written), so a restart skips
-            the build.
+        cache_dir: Folder for validated files (``<hash of map and code>.bin``), read before
+            building: files there were validated before being written, so a new server
+            process skips the build (about 1 s for a town). ``default_cache_dir()`` by
+            default; None keeps meshes in memory only.
     """
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
-        self.cache_dir = cache_dir
+    def __init__(self, cache_dir: Path | Literal["default"] | None = "default") -> None:
+        self.cache_dir = default_cache_dir() if isinstance(cache_dir, str) else cache_dir
         self._lock = threading.Lock()
         self._by_map: dict[str, NavMeshFile | None] = {}
         self._by_name: dict[str, NavMeshFile] = {}

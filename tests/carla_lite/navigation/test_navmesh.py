@@ -129,7 +129,7 @@ def test_map_without_sidewalks_has_no_navigation() -> None:
     highway = _map("LiteHighway01")
     with pytest.raises(ValueError, match="LiteHighway01: no sidewalk"):
         build_polygons(highway)
-    assert NavMeshStore().get(highway) is None
+    assert NavMeshStore(cache_dir=None).get(highway) is None
 
 
 @pytest.mark.parametrize("town", ["Town01", "Town10HD"])
@@ -260,7 +260,7 @@ def test_a_mesh_that_fails_validation_is_never_served(
     monkeypatch.setattr(
         nav_files, "validate_file", lambda path: {"ok": False, "reason": "test failure"}
     )
-    store = NavMeshStore()
+    store = NavMeshStore(cache_dir=None)
     assert store.get(lite_town) is None
     handlers = NavigationHandlers(lambda: SimpleNamespace(road_map=lite_town), store)
     assert handlers.get_required_files("Nav") == [[1, []]]
