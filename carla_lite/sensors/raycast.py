@@ -4,8 +4,9 @@ Two BVHs answer every cast:
 
 * the map's static scene (road, sidewalks, marks, terrain, buildings), built once per loaded
   map and cached on the :class:`~carla_lite.maps.RoadMap` object;
-* this tick's bodies (vehicles and walkers) as oriented boxes: a small BVH of the boxes within
-  a sensor's reach, built once per tick and shared by the sensors that reach the same boxes.
+* this tick's bodies (vehicles and walkers, the shapes cameras draw): a small BVH of the bodies
+  within a sensor's reach, built once per tick and shared by the sensors that reach the same
+  bodies.
 
 A cast is one Embree call per BVH for all rays of a sensor (no per-ray Python).
 """
@@ -24,6 +25,7 @@ from embreex.mesh_construction import TriangleMesh
 
 from carla_lite.maps import RoadMap
 from carla_lite.sensors.frame import Bodies, SensorFrame
+from carla_lite.sensors.scene import VEHICLE_TAGS, static_scene, unit_shapes
 from carla_lite.sensors.scene_mesh import SceneMesh
 
 __all__ = [
@@ -42,14 +44,7 @@ __all__ = [
 StaticMeshSource = Callable[[RoadMap], SceneMesh]
 
 
-def _default_static_mesh(road_map: RoadMap) -> SceneMesh:
-    # Imported on first use: the cameras' module, heavier than the ray casts need up front.
-    from carla_lite.sensors.scene import static_scene
-
-    return static_scene(road_map)
-
-
-static_mesh_source: StaticMeshSource = _default_static_mesh
+static_mesh_source: StaticMeshSource = static_scene
 
 _NO_HIT = np.float32(np.inf)
 _lock = threading.Lock()
@@ -136,13 +131,14 @@ class TriangleCaster:
 
 
 class BodyBoxes:
-    """This tick's vehicles and walkers as oriented boxes: what rays hit of them.
+    """This tick's vehicles and walkers: their oriented boxes and what rays hit of them.
 
-    A cast builds an Embree BVH of the boxes within reach of its origin (12 triangles each;
-    building costs about a microsecond per triangle, so only nearby boxes go in) and shares it
-    with every other cast of the tick that selects the same boxes. A box that contains the ray
-    origin is left out: CARLA's traces hit single-sided meshes from outside only, so a sensor
-    mounted inside its parent's box sees out of it.
+    Rays hit the shapes cameras draw (``scene.unit_shapes``: a vehicle's body and cabin, a
+    walker's box) scaled to each bounding box. A cast builds an Embree BVH of the bodies within
+    reach of its origin and inside the cone of its rays (building costs about a microsecond per
+    triangle, so only those go in) and shares it with every other cast of the tick that selects
+    the same bodies. A body whose box contains the ray origin is left out: CARLA's traces hit
+    single-sided meshes from outside only, so a sensor mounted inside its parent sees out of it.
     """
 
     def __init__(self, bodies: Bodies) -> None:
@@ -154,6 +150,7 @@ class BodyBoxes:
         )
         self.extent = np.asarray(bodies.box_extent, np.float64)
         self.radius = np.sqrt(np.einsum("ij,ij->i", self.extent, self.extent))
+        self._vehicle = np.isin(self.tags, np.array(sorted(VEHICLE_TAGS), np.uint8))
         self._casters: dict[bytes, TriangleCaster] = {}
 
     def __len__(self) -> int:
@@ -183,18 +180,29 @@ class BodyBoxes:
         return near
 
     def mesh(self, selected: np.ndarray) -> SceneMesh:
-        """The ``selected`` boxes as triangles (12 per box)."""
-        rot, centre = self.rotation[selected], self.centre[selected]
-        local = _CORNER_SIGNS[None, :, :] * self.extent[selected][:, None, :]
-        corners = centre[:, None, :] + np.einsum("kij,kcj->kci", rot, local)
-        count = len(centre)
-        base = (8 * np.arange(count, dtype=np.uint32))[:, None, None]
+        """The ``selected`` bodies as the shapes cameras draw (``scene.unit_shapes``)."""
+        vertices, triangles, tags, ids = [], [], [], []
+        first = 0
+        for shape, kind in zip(unit_shapes(), (self._vehicle, ~self._vehicle), strict=True):
+            rows = np.flatnonzero(kind & selected)
+            if not len(rows):
+                continue
+            scaled = self.rotation[rows] * self.extent[rows][:, None, :]
+            world = np.einsum("kij,vj->kvi", scaled, shape.vertices) + self.centre[rows, None, :]
+            count, per_body = len(rows), len(shape.vertices)
+            base = first + per_body * np.arange(count, dtype=np.uint32)
+            vertices.append(world.reshape(-1, 3))
+            triangles.append((shape.triangles[None] + base[:, None, None]).reshape(-1, 3))
+            tags.append(np.repeat(self.tags[rows], len(shape.triangles)))
+            ids.append(np.repeat(self.ids[rows], len(shape.triangles)))
+            first += count * per_body
+        tag = np.concatenate(tags)
         return SceneMesh(
-            vertices=corners.reshape(-1, 3).astype(np.float32),
-            triangles=(_BOX_TRIANGLES[None, :, :] + base).reshape(-1, 3),
-            tags=np.repeat(self.tags[selected], 12),
-            colors=np.zeros((12 * count, 3), np.uint8),
-            instance_ids=np.repeat(self.ids[selected], 12),
+            vertices=np.concatenate(vertices).astype(np.float32),
+            triangles=np.concatenate(triangles).astype(np.uint32),
+            tags=tag,
+            colors=np.zeros((len(tag), 3), np.uint8),
+            instance_ids=np.concatenate(ids),
         )
 
     def cast(
@@ -246,23 +254,6 @@ def _in_cone(
     angle = np.arccos(np.clip(cos_angle, -1.0, 1.0))
     half_width = np.arcsin(np.clip(radius / np.maximum(distance, 1e-12), 0.0, 1.0))
     return inside | (angle <= spread + half_width + 1e-6)
-
-
-_CORNER_SIGNS = np.array(
-    [[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], np.float64
-)
-# Two triangles per face (corner index = 4*ix + 2*iy + iz, 0 = the -extent side).
-_BOX_TRIANGLES = np.array(
-    [
-        [0, 1, 3], [0, 3, 2],  # -x
-        [4, 6, 7], [4, 7, 5],  # +x
-        [0, 4, 5], [0, 5, 1],  # -y
-        [2, 3, 7], [2, 7, 6],  # +y
-        [0, 2, 6], [0, 6, 4],  # -z
-        [1, 5, 7], [1, 7, 3],  # +z
-    ],
-    np.uint32,
-)  # fmt: skip
 
 
 class RayScene:

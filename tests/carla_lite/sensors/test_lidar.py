@@ -73,10 +73,15 @@ def test_box_ahead_seen_by_the_semantic_lidar(flat_map: Any) -> None:
     car = points[points["object_idx"] == 7]
     assert len(car) > 20
     assert set(car["object_tag"].tolist()) == {CAR}
-    np.testing.assert_allclose(car["x"], 8.0, atol=1e-3)  # front face: 10 - 2 m
+    # The camera's car shape: the body's back at 10 - 2 m up to 0.79 m (0.21 m below the
+    # sensor), the cabin's back 0.62 box units further in above it.
+    body = car["z"] <= -0.2125 + 1e-3
+    np.testing.assert_allclose(car["x"][body], 8.0, atol=1e-3)
+    np.testing.assert_allclose(car["x"][~body], 10.0 - 0.62 * 2.0, atol=1e-3)
+    assert body.sum() > 10 and (~body).sum() > 10
     assert np.all(np.abs(car["y"]) <= 1.0 + 1e-3)
     assert np.all((car["z"] >= -1.0 - 1e-3) & (car["z"] <= 0.5 + 1e-3))
-    # Facing the ray, the front face's incidence cosine is the ray's own cosine to +x.
+    # Facing the ray, the back faces' incidence cosine is the ray's own cosine to +x.
     cos = car["x"] / np.sqrt(car["x"] ** 2 + car["y"] ** 2 + car["z"] ** 2)
     np.testing.assert_allclose(car["cos_inc_angle"], cos, atol=1e-4)
     road = points[points["object_idx"] == 0]
@@ -138,8 +143,11 @@ def test_right_is_positive_y_and_the_sensor_rotation_applies(flat_map: Any) -> N
     out = measure_semantic(sensor, world)  # a full turn in 0.05 s
     ahead = out.points[out.points["object_idx"] == 7]
     right = out.points[out.points["object_idx"] == 8]
-    np.testing.assert_allclose(ahead["x"], 8.0, atol=1e-3)
-    np.testing.assert_allclose(right["y"], 8.0, atol=1e-3)
+    # The body's end 8 m away, the cabin's 0.62 (back, car 7) or 0.38 (front, car 8) box
+    # units in from the car's end.
+    for along, cabin in ((ahead["x"], 8.76), (right["y"], 9.24)):
+        assert along.min() == pytest.approx(8.0, abs=1e-3)
+        assert np.all((np.abs(along - 8.0) < 1e-3) | (np.abs(along - cabin) < 1e-3))
 
 
 def test_ray_cast_lidar_intensity_and_layout(flat_map: Any) -> None:

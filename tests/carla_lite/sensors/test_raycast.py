@@ -65,14 +65,14 @@ def test_static_cast_distance_tag_and_incidence() -> None:
 def test_boxes_hit_from_outside_with_face_incidence() -> None:
     # A car yawed 90 degrees at (10, 3): 2 m half length along y, 1 m along x, z 0 .. 1.5.
     boxes = BodyBoxes(bodies(Box(7, x=10.0, y=3.0, yaw=90.0)))
-    origin = np.array([0.0, 3.0, 1.0])
+    origin = np.array([0.0, 3.0, 0.5])  # below the body's top (0.79 m): the full box
     slanted = np.array([math.cos(math.radians(60)), math.sin(math.radians(60)), 0.0])
-    up = np.array([1.0, 0.0, 0.04]) / math.hypot(1.0, 0.04)
+    up = np.array([1.0, 0.0, 0.02]) / math.hypot(1.0, 0.02)
     dirs = np.array([[1.0, 0.0, 0.0], slanted, [-1.0, 0.0, 0.0], up])
     hits = boxes.cast(origin, dirs, 100.0)
     # Straight at the x = 9 face; 60 degrees off it (reaching y = 3 + 9 tan 60 > 5: a miss);
-    # away; slightly up, still below the roof at 1.5 m.
-    np.testing.assert_allclose(hits.distance[[0, 3]], [9.0, 9.0 * math.hypot(1, 0.04)], rtol=1e-6)
+    # away; slightly up, still below the body's top.
+    np.testing.assert_allclose(hits.distance[[0, 3]], [9.0, 9.0 * math.hypot(1, 0.02)], rtol=1e-6)
     assert np.isinf(hits.distance[[1, 2]]).all()
     assert hits.instance.tolist() == [7, 0, 0, 7]
     assert hits.tag.tolist() == [CAR, 0, 0, CAR]
@@ -84,18 +84,30 @@ def test_boxes_hit_from_outside_with_face_incidence() -> None:
 
 def test_nearest_box_wins() -> None:
     boxes = BodyBoxes(bodies(Box(8, x=30.0), Box(7, x=10.0), Box(9, x=20.0)))
-    hits = boxes.cast(np.array([0.0, 0.0, 1.0]), np.array([[1.0, 0.0, 0.0]]), 100.0)
+    hits = boxes.cast(np.array([0.0, 0.0, 0.5]), np.array([[1.0, 0.0, 0.0]]), 100.0)
     assert hits.instance.tolist() == [7]
     np.testing.assert_allclose(hits.distance, [8.0])
+
+
+def test_vehicles_have_the_cameras_cabin_walkers_a_box() -> None:
+    # The vehicle shape: the body up to 0.05 box units above the centre, then a cabin from
+    # -0.62 to 0.38 units long and 0.86 units wide (scene.unit_shapes).
+    boxes = BodyBoxes(bodies(Box(7, x=10.0), Box(8, x=-10.0, tag=PEDESTRIAN)))
+    high = np.array([0.0, 0.0, 1.2])
+    hits = boxes.cast(high, np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]), 100.0)
+    np.testing.assert_allclose(hits.distance, [10.0 - 0.62 * 2.0, 10.0 - 2.0], rtol=1e-5)
+    assert hits.instance.tolist() == [7, 8]
+    beside = boxes.cast(np.array([0.0, 0.9, 1.2]), np.array([[1.0, 0.0, 0.0]]), 100.0)
+    assert not beside.hit.any()  # beside the cabin, above the body
 
 
 def test_ray_scene_nearest_of_static_and_bodies(flat_map: Any) -> None:
     world = World(flat_map, boxes=[Box(7, x=10.0), Box(8, x=-6.0, tag=PEDESTRIAN)])
     frame = world.frame()
-    origin = np.array([0.0, 0.0, 1.0])
+    origin = np.array([0.0, 0.0, 0.5])
     dirs = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
     hits = ray_scene(frame).cast(origin, dirs, 100.0)
-    np.testing.assert_allclose(hits.distance, [8.0, 4.0, 1.0], rtol=1e-5)
+    np.testing.assert_allclose(hits.distance, [8.0, 4.0, 0.5], rtol=1e-5)
     assert hits.instance.tolist() == [7, 8, 0]
     assert hits.tag.tolist() == [CAR, PEDESTRIAN, ROAD]
     # Ignored ids pass through.
@@ -105,7 +117,7 @@ def test_ray_scene_nearest_of_static_and_bodies(flat_map: Any) -> None:
 
 def test_rays_leave_the_box_they_start_in(flat_map: Any) -> None:
     world = World(flat_map, boxes=[Box(7, x=0.0), Box(8, x=10.0)])
-    origin = np.array([1.5, 0.0, 1.0])  # inside body 7
+    origin = np.array([1.5, 0.0, 0.5])  # inside body 7
     hits = ray_scene(world.frame()).cast(origin, np.array([[1.0, 0.0, 0.0]]), 100.0)
     assert hits.instance.tolist() == [8]
     np.testing.assert_allclose(hits.distance, [6.5], rtol=1e-5)
