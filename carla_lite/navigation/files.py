@@ -159,6 +159,10 @@ class NavMeshStore:
     def _load(self, road_map: RoadMap, key: str) -> NavMeshFile | None:
         cached = self._read_cache(road_map, key)
         if cached is not None:
+            log.info(
+                "navmesh for %s: %d polygons, read from %s",
+                road_map.name, cached.polygons, self._cache_path(key),
+            )  # fmt: skip
             return cached
         start = time.perf_counter()
         try:
