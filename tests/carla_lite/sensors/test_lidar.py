@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from carla_lite.maps import load_road_map
+from carla_lite.maps.catalog import BUILTIN_DIR, DEFAULT_MAP
 from carla_lite.protocol import measurement_codec, serializers
 from carla_lite.sensors.base import SensorConfigError
 from carla_lite.sensors.lidar import SEMANTIC_POINT_DTYPE, RayCastLidar, SemanticLidar
@@ -17,6 +19,7 @@ from carla_lite.sensors.registry import create_sensor
 from tests.carla_lite.sensors.raycast_frames import (
     CAR,
     ROAD,
+    ROADLINE,
     Box,
     World,
     flat_map,
@@ -271,3 +274,29 @@ def test_measurements_encode_to_the_wire_layout(flat_map: Any) -> None:
     points = np.frombuffer(body[24:], np.float32).reshape(-1, 4)
     np.testing.assert_array_equal(points, out.points)
     assert SEMANTIC_POINT_DTYPE == serializers.SEMANTIC_LIDAR_DETECTION_DTYPE
+
+
+def test_builtin_map_road_and_a_car_ahead() -> None:
+    road_map = load_road_map(DEFAULT_MAP, (BUILTIN_DIR / f"{DEFAULT_MAP}.xodr").read_text())
+    spawn = road_map.spawn_points[0]
+    ground = spawn.z - 0.5
+    yaw = math.radians(spawn.yaw)
+    ahead = (spawn.x + 10.0 * math.cos(yaw), spawn.y + 10.0 * math.sin(yaw))
+    world = World(road_map, poses={SENSOR: (spawn.x, spawn.y, ground + 1.0, 0.0, spawn.yaw, 0.0)})
+    world.boxes.append(Box(7, x=ahead[0], y=ahead[1], z=ground, yaw=spawn.yaw))
+    sensor = SemanticLidar(
+        spec(SEMANTIC, SENSOR, channels=32, range=30, points_per_second=320000,
+             rotation_frequency=10, upper_fov=5, lower_fov=-35)
+    )  # fmt: skip
+    out = measure_semantic(sensor, world, dt=0.1)  # a full turn
+    points = out.points
+    car = points[points["object_idx"] == 7]
+    assert len(car) > 50
+    assert set(car["object_tag"].tolist()) == {CAR}
+    assert float(car["x"].min()) == pytest.approx(8.0, abs=0.01)
+    # Around the sensor, on the lane: the road (or its paint) 1 m below.
+    near = points[(np.abs(points["x"]) < 4.0) & (np.abs(points["y"]) < 1.0)]
+    assert len(near) > 50
+    assert set(near["object_tag"].tolist()) <= {ROAD, ROADLINE}
+    np.testing.assert_allclose(near["z"], -1.0, atol=0.05)
+    assert set(near["object_idx"].tolist()) == {0}

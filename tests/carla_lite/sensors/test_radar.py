@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from carla_lite.maps import load_road_map
+from carla_lite.maps.catalog import BUILTIN_DIR, DEFAULT_MAP
 from carla_lite.protocol import measurement_codec, serializers
 from carla_lite.sensors.base import SensorConfigError
 from carla_lite.sensors.measurements import RadarMeasurement
@@ -157,3 +159,38 @@ def test_bad_attributes_are_named(attributes: dict[str, Any], words: list[str]) 
         Radar(spec(RADAR, SENSOR, **attributes))
     for word in words:
         assert word in str(error.value)
+
+
+def test_builtin_map_car_ahead_and_the_road_rushing_by() -> None:
+    road_map = load_road_map(DEFAULT_MAP, (BUILTIN_DIR / f"{DEFAULT_MAP}.xodr").read_text())
+    spawn = road_map.spawn_points[0]
+    ground = spawn.z - 0.5
+    yaw = math.radians(spawn.yaw)
+    forward = np.array([math.cos(yaw), math.sin(yaw), 0.0])
+    ego_velocity = (10.0 * forward[0], 10.0 * forward[1], 0.0)
+    mount = np.array([spawn.x, spawn.y, ground]) + 2.5 * forward
+    world = World(
+        road_map,
+        poses={
+            EGO: (spawn.x, spawn.y, ground, 0.0, spawn.yaw, 0.0),
+            SENSOR: (*mount[:2], ground + 0.7, 0.0, spawn.yaw, 0.0),
+        },
+        velocities={EGO: ego_velocity},
+    )
+    ahead = np.array([spawn.x, spawn.y]) + 25.0 * forward[:2]
+    world.boxes += [
+        Box(EGO, x=spawn.x, y=spawn.y, z=ground, yaw=spawn.yaw, velocity=ego_velocity),
+        Box(CAR_ID, x=ahead[0], y=ahead[1], z=ground, yaw=spawn.yaw, extent=TALL,
+            velocity=ego_velocity),
+    ]  # fmt: skip
+    sensor = Radar(spec(RADAR, SENSOR, parent_id=EGO, points_per_second=20000))
+    velocity, azimuth, altitude, depth = detect(sensor, world).T
+    along = depth * np.cos(azimuth) * np.cos(altitude)
+    car = np.abs(along - 20.5) < 0.01  # the tall car's back, 25 - 2 - 2.5 m ahead
+    assert car.sum() > 50
+    np.testing.assert_allclose(velocity[car], 0.0, atol=1e-4)  # same speed: no closing
+    road = ~car & (altitude < 0.0)
+    assert road.sum() > 50
+    # The road closes in at the ego's speed along each ray.
+    speed_along = -10.0 * np.cos(azimuth[road]) * np.cos(altitude[road])
+    np.testing.assert_allclose(velocity[road], speed_along, atol=1e-3)
