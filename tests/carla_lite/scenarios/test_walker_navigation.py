@@ -202,3 +202,91 @@ def test_navigation_on_carla_town(tmp_path: Path, town: str) -> None:
     assert result["random_none"] == 0
     assert result["random_on_sidewalk"] >= 190, result
     _check_crowd(result, min_moved=3.0)
+
+
+CROSS_FACTOR_SCENARIO = (
+    CROWD
+    + """
+def mid_road(m, loc):
+    # On a driving lane at least 6 m from any junction: not on a junction-mouth crossing.
+    wp = m.get_waypoint(loc, project_to_road=False, lane_type=carla.LaneType.Driving)
+    if wp is None or wp.is_junction:
+        return False
+    ahead, behind = wp.next(6.0), wp.previous(6.0)
+    return bool(ahead and behind) and not any(w.is_junction for w in ahead + behind)
+
+world = client.get_world()
+s = world.get_settings()
+s.synchronous_mode = True
+s.fixed_delta_seconds = 0.05
+world.apply_settings(s)
+m = world.get_map()
+world.set_pedestrians_seed(3)
+for factor in (0.0, 1.0):
+    world.set_pedestrians_cross_factor(factor)
+    walkers, controllers = spawn_crowd(world, 30)
+    world.tick()
+    start_crowd(world, controllers)
+    count = total = 0
+    for i in range(1200):
+        world.tick()
+        if i % 20 == 19:
+            for w in world.get_actors(walkers):
+                total += 1
+                count += mid_road(m, w.get_location())
+    result[str(factor)] = [count, total]
+    for c in world.get_actors(controllers):
+        c.stop()
+    client.apply_batch_sync([carla.command.DestroyActor(i) for i in controllers + walkers], True)
+    world.tick()
+"""
+)
+
+MAP_CHANGE_SCENARIO = """
+def on_sidewalk(m, loc):
+    return m.get_waypoint(loc, project_to_road=False, lane_type=carla.LaneType.Sidewalk)
+
+world = client.get_world()
+s = world.get_settings()
+s.synchronous_mode = True
+s.fixed_delta_seconds = 0.05
+world.apply_settings(s)
+world.tick()
+first = world.get_map()
+points = [world.get_random_location_from_navigation() for _ in range(50)]
+result["before"] = sum(1 for p in points if p is not None and on_sidewalk(first, p))
+params = carla.OpendriveGenerationParameters(
+    vertex_distance=2.0, max_road_length=50.0, wall_height=1.0, additional_width=0.6,
+    smooth_junctions=True, enable_mesh_visibility=True, enable_pedestrian_navigation=True,
+)
+world = client.generate_opendrive_world(open(XODR).read(), params)
+world.tick()
+world.tick()
+second = world.get_map()
+points = [world.get_random_location_from_navigation() for _ in range(50)]
+result["after"] = sum(1 for p in points if p is not None and on_sidewalk(second, p))
+result["after_on_old_map"] = sum(1 for p in points if p is not None and on_sidewalk(first, p))
+result["none"] = sum(1 for p in points if p is None)
+"""
+
+
+def test_cross_factor_decides_who_crosses_off_crosswalks(server: ServerProcess) -> None:
+    result = run_client(server.port, CROSS_FACTOR_SCENARIO, timeout=300)
+    cautious, total0 = result["0.0"]
+    bold, total1 = result["1.0"]
+    assert total0 >= 1500 and total1 >= 1500
+    # Factor 0: walkers cross only on the crossings at junction mouths.
+    assert cautious <= 0.01 * total0, result
+    # Factor 1: they also cross mid-road when that is shorter.
+    assert bold > cautious + 0.01 * total1, result
+
+
+@pytest.mark.skipif(not SHARED_TOWNS.is_dir(), reason="../shared/maps/carla_towns absent")
+def test_a_new_opendrive_world_gets_its_own_navmesh(server: ServerProcess) -> None:
+    xodr = SHARED_TOWNS / "Town01.xodr"
+    result = run_client(server.port, f"XODR = {str(xodr)!r}\n" + MAP_CHANGE_SCENARIO)
+    assert result["before"] >= 48
+    assert result["none"] == 0
+    assert result["after"] >= 48, "random points come from the new map's navmesh"
+    assert result["after_on_old_map"] <= 5
+    assert "navmesh for OpenDriveMap" in server.log()
