@@ -47,6 +47,8 @@ StaticMeshSource = Callable[[RoadMap], SceneMesh]
 static_mesh_source: StaticMeshSource = static_scene
 
 _NO_HIT = np.float32(np.inf)
+_IS_VEHICLE = np.zeros(256, bool)  # by semantic tag: drawn with the vehicle shape
+_IS_VEHICLE[sorted(VEHICLE_TAGS)] = True
 _lock = threading.Lock()
 # One Embree device for every scene (a device per scene costs more than a small BVH).
 _DEVICE = rtcore.EmbreeDevice()
@@ -150,7 +152,7 @@ class BodyBoxes:
         )
         self.extent = np.asarray(bodies.box_extent, np.float64)
         self.radius = np.sqrt(np.einsum("ij,ij->i", self.extent, self.extent))
-        self._vehicle = np.isin(self.tags, np.array(sorted(VEHICLE_TAGS), np.uint8))
+        self._vehicle = _IS_VEHICLE[self.tags]
         self._casters: dict[bytes, TriangleCaster] = {}
 
     def __len__(self) -> int:
