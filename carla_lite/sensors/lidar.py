@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from carla_lite.sensors.base import Sensor, SensorConfigError, SensorSpec
+from carla_lite.sensors.base import Sensor, SensorSpec
 from carla_lite.sensors.checks import bounded
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import (
@@ -68,17 +68,13 @@ class _RayCastLidar(Sensor):
         self.upper_fov = bounded(spec, "upper_fov", 10.0, -90.0, 90.0)
         self.lower_fov = bounded(spec, "lower_fov", -30.0, -90.0, 90.0)
         self.horizontal_fov = bounded(spec, "horizontal_fov", 360.0, 0.0, 360.0, low_open=True)
-        if self.lower_fov > self.upper_fov:
-            raise SensorConfigError(
-                f"{spec.blueprint_id}: attribute lower_fov={self.lower_fov:g} is above "
-                f"upper_fov={self.upper_fov:g}; valid: lower_fov <= upper_fov"
-            )
         seed = int(bounded(spec, "noise_seed", 0, integer=True))
         self.rng = np.random.default_rng([seed & 0xFFFFFFFF, spec.actor_id])
         step = (
             0.0 if self.channels == 1 else (self.upper_fov - self.lower_fov) / (self.channels - 1)
         )
-        #: Pitch of each laser [deg], channel 0 first (the upper one).
+        #: Pitch of each laser [deg], channel 0 at upper_fov (CARLA takes the two the other way
+        #: round too: the channels then count upwards).
         self.laser_angles = self.upper_fov - step * np.arange(self.channels)
         vertical = np.radians(self.laser_angles)
         self._cos_v = np.cos(vertical)[:, None]
@@ -143,7 +139,7 @@ class RayCastLidar(_RayCastLidar):
         super().__init__(spec)
         self.atmosphere_attenuation_rate = bounded(spec, "atmosphere_attenuation_rate", 0.004, 0.0)
         self.dropoff_general_rate = bounded(spec, "dropoff_general_rate", 0.45, 0.0, 1.0)
-        self.dropoff_intensity_limit = bounded(spec, "dropoff_intensity_limit", 0.8, 0.0, 1.0)
+        self.dropoff_intensity_limit = bounded(spec, "dropoff_intensity_limit", 0.8, 0.0)
         self.dropoff_zero_intensity = bounded(spec, "dropoff_zero_intensity", 0.4, 0.0, 1.0)
         self.noise_stddev = bounded(spec, "noise_stddev", 0.0, 0.0)
         self._dropoff_beta = 1.0 - self.dropoff_zero_intensity

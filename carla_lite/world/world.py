@@ -40,6 +40,8 @@ OPENDRIVE_MAP = "OpenDriveMap"
 #: Body colours where the blueprint has no ``color`` attribute (RGB).
 DEFAULT_VEHICLE_COLOR = (128, 128, 128)
 DEFAULT_WALKER_COLOR = (150, 110, 90)
+#: A walker killed by a vehicle (``set_actor_dead``) lies there this long [s], as in CARLA.
+DEAD_WALKER_LIFESPAN = 10.0
 
 
 class World:
@@ -74,6 +76,7 @@ class World:
         self.sensors = SensorSuite()
         self.fleet = VehicleFleet()
         self.crowd = WalkerCrowd()
+        self.dead_walkers: dict[int, float] = {}  # actor id -> sim time to remove it
         self.lights = TrafficLightSystem()
         self.vehicle_light_flags: dict[int, int] = {}
         #: Server-side Traffic Managers by port; they outlive episodes, like CARLA's.
@@ -126,6 +129,7 @@ class World:
     def _new_episode(self) -> Actor:
         self.fleet = VehicleFleet()
         self.crowd = WalkerCrowd()
+        self.dead_walkers = {}
         self.lights = TrafficLightSystem()
         self.vehicle_light_flags = {}
         self.sensors = SensorSuite()
@@ -333,10 +337,17 @@ class World:
         self.crowd.set_state(actor.slot, tf.x, tf.y, tf.z, tf.yaw, speed)
 
     def set_walker_dead(self, actor_id: int) -> None:
-        """``set_actor_dead``: a walker hit by a vehicle stops where it is."""
+        """``set_actor_dead``: a walker hit by a vehicle stops, and goes after a lifespan."""
         actor = self.actor(actor_id)
         if actor.kind is ActorKind.WALKER:
             self.crowd.set_control(actor.slot, Vector3(1.0, 0.0, 0.0), 0.0, False)
+            self.dead_walkers.setdefault(actor_id, self.elapsed + DEAD_WALKER_LIFESPAN)
+
+    def _expired_dead_walkers(self) -> list[int]:
+        due = [i for i, until in self.dead_walkers.items() if until <= self.elapsed]
+        for actor_id in due:
+            del self.dead_walkers[actor_id]
+        return [i for i in due if i in self.actors]
 
     def apply_vehicle_control(
         self,
@@ -424,6 +435,8 @@ class World:
             frame = layout.sensor_frame(self, snapshot, events)
             measurements = self.sensors.measure(frame, active)
         removed = []
+        if self.dead_walkers:
+            stuck += self._expired_dead_walkers()
         for actor_id in stuck:  # after the tick, so this frame still shows them
             removed.extend(self.destroy(actor_id))
         return TickResult(snapshot, measurements, removed)

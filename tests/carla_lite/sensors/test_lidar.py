@@ -153,6 +153,11 @@ def test_right_is_positive_y_and_the_sensor_rotation_applies(flat_map: Any) -> N
         assert np.all((np.abs(along - 8.0) < 1e-3) | (np.abs(along - cabin) < 1e-3))
 
 
+def test_swapped_fov_limits_count_the_channels_upwards() -> None:
+    sensor = SemanticLidar(spec(SEMANTIC, SENSOR, channels=3, upper_fov=-30, lower_fov=10))
+    np.testing.assert_allclose(sensor.laser_angles, [-30.0, -10.0, 10.0])
+
+
 def test_ray_cast_lidar_intensity_and_layout(flat_map: Any) -> None:
     world = World(flat_map, poses={SENSOR: (0.0, 0.0, 2.0, 0.0, 0.0, 0.0)})
     sensor = RayCastLidar(
@@ -245,7 +250,7 @@ def test_too_few_points_gives_an_empty_sweep(flat_map: Any) -> None:
         ({"channels": "0"}, ["channels='0'", "integer"]),
         ({"range": "-1"}, ["range='-1'", "(0, inf]"]),
         ({"points_per_second": "lots"}, ["points_per_second='lots'", "not a number"]),
-        ({"upper_fov": "-40", "lower_fov": "-10"}, ["lower_fov=-10", "upper_fov=-40"]),
+        ({"upper_fov": "95"}, ["upper_fov='95'", "[-90, 90]"]),
         ({"horizontal_fov": "400"}, ["horizontal_fov='400'", "(0, 360]"]),
         ({"dropoff_general_rate": "1.5"}, ["dropoff_general_rate='1.5'", "[0, 1]"]),
         ({"noise_stddev": "-0.1"}, ["noise_stddev='-0.1'"]),
