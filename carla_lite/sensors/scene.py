@@ -77,7 +77,6 @@ POLE_HEIGHT = 6.0  # [m]
 POLE_HALF = 0.1  # [m] half width
 
 _ROAD_RGB = (84, 84, 88)
-_SHOULDER_RGB = (96, 94, 90)
 _SIDEWALK_RGB = (158, 152, 146)
 _CURB_RGB = (176, 174, 168)
 _TERRAIN_RGB = (92, 118, 62)
@@ -284,13 +283,32 @@ def _default_marks(geom: RoadGeometry, index: int) -> dict[int, list[_Mark]]:
 
 
 def _section_s(geom: RoadGeometry, index: int, reach: float) -> NDArray[np.float64]:
+    """Road positions along a lane section: dense enough on curves, sparse on straights.
+
+    Samples every ``step`` metres (the chord error on the outermost edge, radius
+    ``1/k + reach``, stays below CHORD_ERROR), then drops every sample where all lane
+    boundaries run straight through it (the second difference of their points vanishes),
+    so a straight road with linear profiles keeps only its ends and kinks.
+    """
     start, end = float(geom.section_starts[index]), float(geom.section_ends[index])
     k = geom.ref.max_curvature()
-    # Chord error on the outermost edge (radius 1/k + reach) stays below CHORD_ERROR.
     radius = 1.0 / k + reach if k > 1e-9 else math.inf
     step = min(MAX_STEP, math.sqrt(8.0 * CHORD_ERROR * radius)) if radius < math.inf else MAX_STEP
     n = max(2, math.ceil((end - start) / step) + 1)
-    return np.linspace(start, end, n)
+    s = np.linspace(start, end, n)
+    if n < 3:
+        return s
+    edges = geom.lane_edges(index, s)
+    t = [geom.lane_offset.value(s)] + [e for pair in edges.values() for e in pair]
+    x, y, _ = geom.points(s, np.stack(t, axis=1))
+    z = geom.elevation.value(s)[:, None]
+    bend = np.zeros(n - 2)
+    for v in (x, y, z):
+        second = np.abs(v[:-2] - 2.0 * v[1:-1] + v[2:])
+        bend = np.maximum(bend, second.max(axis=1))
+    keep = np.ones(n, dtype=bool)
+    keep[1:-1] = bend > 1e-3
+    return s[keep]
 
 
 def _xyz(geom: RoadGeometry, s: NDArray, t: NDArray, z: NDArray) -> NDArray[np.float64]:
@@ -298,7 +316,18 @@ def _xyz(geom: RoadGeometry, s: NDArray, t: NDArray, z: NDArray) -> NDArray[np.f
     return np.stack((x, -y, np.broadcast_to(z, np.shape(x))), axis=-1)
 
 
+def _lane_class(lane_type: str) -> str:
+    if lane_type == "sidewalk":
+        return "sidewalk"
+    return "none" if lane_type == "none" else "road"
+
+
 def _lane_surfaces(b: _Builder, geom: RoadGeometry, index: int, poles: list) -> None:
+    """Strips across the section: adjacent lanes of one class (road or sidewalk) merged.
+
+    Lanes run from the leftmost to the rightmost; each has a left and a right boundary.
+    Sidewalks are raised, with a curb where they meet the road.
+    """
     section = geom.road.sections[index]
     s0 = _section_s(geom, index, 0.0)
     edges0 = geom.lane_edges(index, s0)
@@ -308,21 +337,36 @@ def _lane_surfaces(b: _Builder, geom: RoadGeometry, index: int, poles: list) -> 
     s = _section_s(geom, index, reach)
     edges = geom.lane_edges(index, s)
     z = geom.elevation.value(s)
-    for lid, (inner, outer) in edges.items():
-        lane = section.lanes[lid]
-        if float(np.max(np.abs(outer - inner))) < 1e-3 or lane.type == "none":
-            continue
-        a, c = _xyz(geom, s, inner, z), _xyz(geom, s, outer, z)
-        if lane.type == "sidewalk":
-            lift = np.array([0.0, 0.0, SIDEWALK_HEIGHT])
-            b.add(*_strip(a + lift, c + lift), TAG_SIDEWALK, _SIDEWALK_RGB)
-            b.add(*_strip(a, a + lift), TAG_SIDEWALK, _CURB_RGB)  # the curb towards the road
-            if geom.road.junction < 0:
-                poles.append(_pole_sites(geom, s, outer, z, -0.35 * np.sign(outer - inner)))
-        elif lane.type in DRIVING_LANE_TYPES:
-            b.add(*_strip(a, c), TAG_ROAD, _ROAD_RGB)
+    # (class, left boundary t, right boundary t), leftmost lane first.
+    lanes = [(lid, edges[lid][1], edges[lid][0]) for lid in reversed(section.left_ids)]
+    lanes += [(lid, edges[lid][0], edges[lid][1]) for lid in section.right_ids]
+    groups: list[tuple[str, NDArray, NDArray]] = []
+    for lid, left, right in lanes:
+        kind = _lane_class(section.lanes[lid].type)
+        if groups and groups[-1][0] == kind:
+            groups[-1] = (kind, groups[-1][1], right)
         else:
-            b.add(*_strip(a, c), TAG_ROAD, _SHOULDER_RGB)
+            groups.append((kind, left, right))
+    lift = np.array([0.0, 0.0, SIDEWALK_HEIGHT])
+    for i, (kind, left, right) in enumerate(groups):
+        if kind == "none" or float(np.max(np.abs(right - left))) < 1e-3:
+            continue
+        a, c = _xyz(geom, s, left, z), _xyz(geom, s, right, z)
+        if kind == "road":
+            b.add(*_strip(a, c), TAG_ROAD, _ROAD_RGB)
+            continue
+        b.add(*_strip(a + lift, c + lift), TAG_SIDEWALK, _SIDEWALK_RGB)
+        road_left = i > 0 and groups[i - 1][0] == "road"
+        road_right = i + 1 < len(groups) and groups[i + 1][0] == "road"
+        if road_left:
+            b.add(*_strip(a, a + lift), TAG_SIDEWALK, _CURB_RGB)
+        if road_right:
+            b.add(*_strip(c + lift, c), TAG_SIDEWALK, _CURB_RGB)
+        if geom.road.junction < 0 and road_left != road_right:
+            # Poles just inside the sidewalk's edge away from the road.
+            edge, inward = (right, left) if road_left else (left, right)
+            inset = 0.35 * np.sign(inward - edge)
+            poles.append(_pole_sites(geom, s, edge, z, inset))
 
 
 def _pole_sites(
@@ -390,7 +434,10 @@ def _lane_marks(b: _Builder, geom: RoadGeometry, index: int, marks: dict[int, li
                     if not len(starts):
                         continue
                     ends = np.minimum(starts + DASH, m1)
-                    s = np.stack((starts, 0.5 * (starts + ends), ends), axis=1)
+                    if geom.ref.max_curvature() > 0.01:  # radius < 100 m: bend the dashes
+                        s = np.stack((starts, 0.5 * (starts + ends), ends), axis=1)
+                    else:
+                        s = np.stack((starts, ends), axis=1)
                     z = geom.elevation.value(s.ravel()).reshape(s.shape)
                     for row, zrow in zip(s, z, strict=True):
                         strip = _mark_strip(geom, index, lane_id, row, offset, mark.width, zrow)
