@@ -115,6 +115,8 @@ class VehicleFleet(SlotArrays):
     _cv: np.ndarray
     _cv_on: np.ndarray
     _spin: np.ndarray
+    _ack: np.ndarray
+    _ack_on: np.ndarray
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
         self._capacity = 0
@@ -124,6 +126,7 @@ class VehicleFleet(SlotArrays):
         # Whether any slot has a constant velocity / an extra yaw rate (skip that work if not).
         self._cv_any = False
         self._spin_any = False
+        self._ack_any = False  # any vehicle driven by an Ackermann control
         # Largest wheel-angle change per step, cached for the last dt (dt rarely changes).
         self._rate_dt = 0.0
         self._rate_up = self._rate_down = np.zeros(0)
@@ -184,6 +187,10 @@ class VehicleFleet(SlotArrays):
         grow("_cv", (3,))
         grow("_cv_on", (), np.bool_)
         grow("_spin", ())  # extra yaw rate from angular impulses and torques [rad/s]
+        # Ackermann control: target speed [m/s] and acceleration bound [m/s^2] (0: the
+        # vehicle's own limits), and whether it drives the slot.
+        grow("_ack", (2,))
+        grow("_ack_on", (), np.bool_)
         self._heading[old:] = 1.0
         self._params.extend([default] * (capacity - old))
         for slot in range(old, capacity):
@@ -318,6 +325,8 @@ class VehicleFleet(SlotArrays):
         self._cv[slot] = 0.0
         self._cv_on[slot] = False
         self._spin[slot] = 0.0
+        self._ack[slot] = 0.0
+        self._ack_on[slot] = False
 
     # ---------------------------------------------------------------------------- commands
 
@@ -347,9 +356,11 @@ class VehicleFleet(SlotArrays):
 
         Throttle and brake are clamped to [0, 1], steer to [-1, 1]. ``reverse`` (or a negative
         ``gear`` with ``manual_gear_shift``) makes throttle drive backwards; ``gear == 0`` with
-        ``manual_gear_shift`` is neutral.
+        ``manual_gear_shift`` is neutral. It ends an Ackermann control.
         """
         self._check(slot)
+        if self._ack_on[slot]:
+            self._end_ackermann(np.array([slot]))
         self._control[slot] = (
             min(max(throttle, 0.0), 1.0),
             min(max(steer, -1.0), 1.0),
@@ -380,6 +391,8 @@ class VehicleFleet(SlotArrays):
         np.clip(c[:, 2], 0.0, 1.0, out=c[:, 2])
         c[:, 3:6] = c[:, 3:6] != 0.0
         np.trunc(c[:, 6], out=c[:, 6])
+        if self._ack_any:
+            self._end_ackermann(slots[self._ack_on[slots]])
         self._control[slots] = c
         self._refresh_control(slots)
 
@@ -454,6 +467,60 @@ class VehicleFleet(SlotArrays):
             return None
         forward, right, up = (float(v) for v in self._cv[slot])
         return forward, right, up
+
+    def set_ackermann(
+        self, slot: int, steer: float, steer_speed: float, speed: float, acceleration: float
+    ) -> None:
+        """Drive the vehicle by CARLA's ``VehicleAckermannControl`` until the next
+        ``set_control``: the front wheels turn to ``steer`` [rad, positive right] at
+        ``steer_speed`` [rad/s] (0: the model's own rate), the speed goes to ``speed`` [m/s,
+        negative: reverse] with at most ``acceleration`` [m/s^2] (0: as hard as the vehicle
+        can, i.e. ``max_accel`` speeding up and ``max_brake_decel`` slowing down).
+        """
+        self._check(slot)
+        max_steer = self._max_steer[slot]
+        angle = min(max(steer, -max_steer), max_steer)
+        self._ack[slot] = (speed, acceleration)
+        self._ack_on[slot] = True
+        self._ack_any = True
+        self._steer_rate[slot] = (
+            steer_speed if steer_speed > 0.0 else max_steer / STEER_FULL_LOCK_TIME
+        )
+        self._rate_dt = 0.0
+        # The reported control: the wheel angle as a steer fraction, reverse for a negative
+        # target; the pedals are filled in by each step.
+        self._control[slot] = (0.0, angle / max_steer, 0.0, 0.0, float(speed < 0.0), 0.0, 0.0)
+        self._refresh_control(slot)
+        self._wheel_cmd[slot] = angle
+
+    def ackermann_target(self, slot: int) -> tuple[float, float] | None:
+        """(speed, acceleration) of the Ackermann control driving the slot, or None."""
+        self._check(slot)
+        if not self._ack_on[slot]:
+            return None
+        speed, acceleration = (float(v) for v in self._ack[slot])
+        return speed, acceleration
+
+    def _end_ackermann(self, slots: np.ndarray) -> None:
+        self._ack_on[slots] = False
+        self._steer_rate[slots] = self._max_steer[slots] / STEER_FULL_LOCK_TIME
+        self._rate_dt = 0.0
+        self._ack_any = bool(self._ack_on.any())
+
+    def _ackermann_speeds(self, v0: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """New speeds of the Ackermann-driven slots and the mask of those slots."""
+        on = self._ack_on & self._dyn
+        target = np.clip(self._ack[:, 0], -self._top_rev, self._top_fwd)
+        bound = self._ack[:, 1]
+        speeding_up = (np.abs(target) > np.abs(v0)) & (target * v0 >= 0.0)
+        limit = np.where(speeding_up, self._max_accel, self._brake_decel)
+        limit = np.where(bound > 0.0, np.minimum(bound, limit), limit) * dt
+        change = np.clip(target - v0, -limit, limit)
+        # Report the pedals that would do this.
+        pedal = np.abs(change) / np.maximum(limit, 1e-9)
+        self._control[:, THROTTLE] = np.where(on & speeding_up, pedal, self._control[:, THROTTLE])
+        self._control[:, BRAKE] = np.where(on & ~speeding_up, pedal, self._control[:, BRAKE])
+        return v0 + change, on
 
     def wheel_angle(self, slot: int) -> float:
         """The front wheels' current angle [rad] (positive: steering right)."""
@@ -532,6 +599,9 @@ class VehicleFleet(SlotArrays):
         v2 -= slow
         np.maximum(v2, 0.0, out=v2)
         np.copysign(v2, v1, out=v2)
+        if self._ack_any:
+            driven, ack_on = self._ackermann_speeds(v0, dt)
+            np.copyto(v2, driven, where=ack_on)
         if hold:
             np.copyto(v2, self._cv[:, 0], where=held)
         # Steering: rate-limited towards the command, then bounded by the lateral-accel limit.

@@ -564,10 +564,10 @@ class RpcHandlers:
         elif kind is CommandType.SetTrafficLightState:
             world.lights.set_state(self._light_id(actor_id), int(command.value))
         elif self.physics.execute(command):
-            pass  # physics control, force, angular impulse, torque
+            pass  # physics control, Ackermann control, force, angular impulse, torque
         else:
-            # Autopilot (registered client-side), gravity, telemetry, console commands and
-            # Ackermann control: accepted, no effect beyond checking that the actor exists.
+            # Autopilot (registered client-side), gravity, telemetry and console commands:
+            # accepted, no effect beyond checking that the actor exists.
             if actor_id and kind is not CommandType.ConsoleCommand:
                 world.actor(actor_id)
         return actor_id

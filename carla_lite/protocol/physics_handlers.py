@@ -14,6 +14,7 @@ z]]``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -220,6 +221,14 @@ class PhysicsHandlers:
             "get_wheel_steer_angle": self.get_wheel_steer_angle,
             "get_imui_gravity": self.get_imui_gravity,
             "set_imui_gravity": self.set_imui_gravity,
+            "apply_ackermann_control_to_vehicle": self.apply_ackermann_control_to_vehicle,
+            "get_ackermann_controller_settings": self.get_ackermann_controller_settings,
+            "apply_ackermann_controller_settings": self.apply_ackermann_controller_settings,
+            "get_telemetry_data": self.get_telemetry_data,
+            "enable_carsim": self.enable_carsim,
+            "use_carsim_road": self.use_carsim_road,
+            "enable_chrono_physics": self.enable_chrono_physics,
+            "restore_physx_physics": self.restore_physx_physics,
         }
 
     def get_physics_control(self, actor_id: Any) -> Any:
@@ -278,6 +287,74 @@ class PhysicsHandlers:
         self._world().imu_gravity = value
         return wt.ok_void()
 
+    def apply_ackermann_control_to_vehicle(self, actor_id: Any, control: Any) -> Any:
+        # Sent without waiting for the answer: a refusal is logged too.
+        try:
+            _ackermann(self._world(), integer(actor_id, "actor id"), control)
+        except (WorldError, WireError) as exc:
+            log.warning("apply_ackermann_control refused: %s", exc)
+            return wt.error_void(str(exc))
+        return wt.ok_void()
+
+    def get_ackermann_controller_settings(self, actor_id: Any) -> Any:
+        try:
+            gains = vp.ackermann_settings(self._world(), integer(actor_id, "actor id"))
+        except WorldError as exc:
+            return wt.error(str(exc))
+        return wt.ok([float(g) for g in gains])
+
+    def apply_ackermann_controller_settings(self, actor_id: Any, settings: Any) -> Any:
+        gains = tuple(
+            _float(v, f"AckermannControllerSettings[{i}]")
+            for i, v in enumerate(_list(settings, "AckermannControllerSettings", 6))
+        )
+        return _void(
+            lambda: vp.apply_ackermann_settings(self._world(), integer(actor_id, "actor id"), gains)
+        )
+
+    def get_telemetry_data(self, actor_id: Any) -> Any:
+        try:
+            data = vp.telemetry(self._world(), integer(actor_id, "actor id"))
+        except WorldError as exc:
+            return wt.error(str(exc))
+        wheels = [[float(v) for v in dataclasses.astuple(w)] for w in data.wheels]
+        return wt.ok(
+            [
+                float(data.speed),
+                float(data.steer),
+                float(data.throttle),
+                float(data.brake),
+                float(data.engine_rpm),
+                int(data.gear),
+                float(data.drag),
+                wheels,
+            ]
+        )
+
+    # CarSim and Chrono are co-simulation plugins of CARLA's Unreal server; carla_lite keeps
+    # its own vehicle model. The client sends these without waiting, so the refusal is logged.
+    def enable_carsim(self, actor_id: Any, simfile_path: Any = "") -> Any:
+        return self._no_cosimulation("enable_carsim", "CarSim", actor_id)
+
+    def use_carsim_road(self, actor_id: Any, enabled: Any = False) -> Any:
+        return self._no_cosimulation("use_carsim_road", "CarSim", actor_id)
+
+    def enable_chrono_physics(self, actor_id: Any, *settings: Any) -> Any:
+        return self._no_cosimulation("enable_chrono_physics", "Chrono", actor_id)
+
+    def restore_physx_physics(self, actor_id: Any) -> Any:
+        # Every vehicle already runs on carla_lite's own model: nothing to restore.
+        return _void(lambda: vp.check_vehicle(self._world(), integer(actor_id, "actor id")))
+
+    def _no_cosimulation(self, rpc: str, plugin: str, actor_id: Any) -> Any:
+        vehicle = integer(actor_id, "actor id")
+        message = (
+            f"{rpc}: carla_lite has no {plugin} co-simulation; actor {vehicle} keeps "
+            "carla_lite's vehicle model"
+        )
+        log.warning("%s", message)
+        return wt.error_void(message)
+
     def execute(self, command: Command) -> bool:
         """Run a batch command this module owns (physics control, force, angular impulse,
         torque); False for any other command.
@@ -292,6 +369,11 @@ class PhysicsHandlers:
             if not isinstance(payload, list) or len(payload) < 2:
                 raise WireError("ApplyVehiclePhysicsControl: expected [actor, physics_control]")
             vp.apply_physics_control(world, actor_id, physics_control_from_wire(payload[1]))
+        elif kind is CommandType.ApplyVehicleAckermannControl:
+            payload = command.payload
+            if not isinstance(payload, list) or len(payload) < 2:
+                raise WireError("ApplyVehicleAckermannControl: expected [actor, control]")
+            _ackermann(world, actor_id, payload[1])
         elif kind is CommandType.ApplyForce:
             vp.add_force(world, actor_id, _need_vector(command))
         elif kind is CommandType.ApplyAngularImpulse:
@@ -310,6 +392,16 @@ class PhysicsHandlers:
                 self._world(), integer(actor_id, "actor id"), wt.location_from_wire(vector)
             )
         )
+
+
+def _ackermann(world: World, actor_id: int, raw: Any) -> None:
+    """Apply a ``rpc::VehicleAckermannControl``: [steer, steer_speed, speed, acceleration, jerk]."""
+    names = ("steer", "steer_speed", "speed", "acceleration", "jerk")
+    values = _list(raw, "VehicleAckermannControl", len(names))
+    steer, steer_speed, speed, acceleration, jerk = (
+        _float(v, f"VehicleAckermannControl.{name}") for v, name in zip(values, names, strict=True)
+    )
+    vp.apply_ackermann_control(world, actor_id, steer, steer_speed, speed, acceleration, jerk)
 
 
 def _need_vector(command: Command) -> Vector3:

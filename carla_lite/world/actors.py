@@ -68,6 +68,8 @@ class Actor:
     children: list[int] = field(default_factory=list)
     #: A vehicle's last ``apply_physics_control`` (None: the blueprint's defaults).
     physics_control: VehiclePhysicsControl | None = None
+    #: A vehicle's Ackermann controller gains (speed kp ki kd, accel kp ki kd); None: default.
+    ackermann_settings: tuple[float, ...] | None = None
 
     @property
     def type_id(self) -> str:

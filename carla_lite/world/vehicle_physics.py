@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 
 from carla_lite.geom import Vector3
 from carla_lite.physics.physics_control import (
+    GRAVITY,
     PhysicsControlError,
     VehiclePhysicsControl,
     WheelPhysicsControl,
@@ -37,6 +39,11 @@ _WHEEL_LOCATIONS = range(4)
 _CM2_PER_M2 = 1.0e4
 
 _defaults: dict[str, VehiclePhysicsControl] = {}
+
+
+def check_vehicle(world: World, actor_id: int) -> None:
+    """Raise WorldError unless ``actor_id`` is a live vehicle."""
+    _vehicle(world, actor_id)
 
 
 def _vehicle(world: World, actor_id: int) -> Actor:
@@ -149,6 +156,144 @@ def enable_constant_velocity(world: World, actor_id: int, velocity: Vector3) -> 
 def disable_constant_velocity(world: World, actor_id: int) -> None:
     actor = _vehicle(world, actor_id)
     world.fleet.clear_constant_velocity(actor.slot)
+
+
+#: CARLA's Ackermann controller gains: speed kp, ki, kd, acceleration kp, ki, kd.
+DEFAULT_ACKERMANN_SETTINGS = (0.15, 0.0, 0.25, 0.01, 0.0, 0.01)
+
+
+def apply_ackermann_control(
+    world: World,
+    actor_id: int,
+    steer: float,
+    steer_speed: float,
+    speed: float,
+    acceleration: float,
+    jerk: float,
+) -> None:
+    """``apply_ackermann_control``: steer [rad, positive right] at ``steer_speed`` [rad/s],
+    reach ``speed`` [m/s] with at most ``acceleration`` [m/s^2]; 0 rates mean "as fast as
+    the vehicle can". The model follows the targets directly rather than through CARLA's PID
+    (whose gains are kept, see :func:`apply_ackermann_settings`); ``jerk`` is not modelled.
+    A later ``apply_control`` ends it, as in CARLA.
+    """
+    actor = _vehicle(world, actor_id)
+    values = {
+        "steer": steer,
+        "steer_speed": steer_speed,
+        "speed": speed,
+        "acceleration": acceleration,
+        "jerk": jerk,
+    }
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise WorldError(
+                f"Ackermann control for actor {actor_id}: {name}={value} is not finite"
+            )
+    for name in ("steer_speed", "acceleration", "jerk"):
+        if values[name] < 0.0:
+            raise WorldError(
+                f"Ackermann control for actor {actor_id}: {name}={values[name]} must be >= 0"
+            )
+    world.fleet.set_ackermann(actor.slot, steer, steer_speed, speed, acceleration)
+
+
+def ackermann_settings(world: World, actor_id: int) -> tuple[float, ...]:
+    """The vehicle's Ackermann controller gains (kept; the model does not use a PID)."""
+    actor = _vehicle(world, actor_id)
+    return actor.ackermann_settings or DEFAULT_ACKERMANN_SETTINGS
+
+
+def apply_ackermann_settings(world: World, actor_id: int, gains: tuple[float, ...]) -> None:
+    actor = _vehicle(world, actor_id)
+    if len(gains) != 6 or not all(math.isfinite(g) for g in gains):
+        raise WorldError(
+            f"Ackermann controller settings for actor {actor_id} must be 6 finite gains "
+            f"(speed kp, ki, kd, accel kp, ki, kd), got {gains}"
+        )
+    actor.ackermann_settings = tuple(gains)
+
+
+@dataclass(frozen=True, slots=True)
+class WheelTelemetry:
+    """One wheel's ``rpc::WheelTelemetryData`` (forces [N], omega [rad/s], slips [deg])."""
+
+    tire_friction: float
+    lat_slip: float
+    long_slip: float
+    omega: float
+    tire_load: float
+    normalized_tire_load: float
+    torque: float
+    long_force: float
+    lat_force: float
+    normalized_long_force: float
+    normalized_lat_force: float
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleTelemetry:
+    """``vehicle.get_telemetry_data()``: speed [m/s], pedals, engine rpm, gear, drag [N]."""
+
+    speed: float
+    steer: float
+    throttle: float
+    brake: float
+    engine_rpm: float
+    gear: int
+    drag: float
+    wheels: tuple[WheelTelemetry, ...]
+
+
+def telemetry(world: World, actor_id: int) -> VehicleTelemetry:
+    """The vehicle's telemetry, derived from the model: the four tyres share the load and
+    the longitudinal and lateral forces equally; the model's tyres do not slip."""
+    actor = _vehicle(world, actor_id)
+    fleet, slot = world.fleet, actor.slot
+    control = actor.physics_control or default_control(actor)
+    params = fleet.params(slot)
+    speed = float(fleet.speed[slot])
+    heading = math.radians(float(fleet.pose[slot, 4]))
+    ax, ay, _az = (float(v) for v in fleet.acceleration[slot])
+    along = ax * math.cos(heading) + ay * math.sin(heading)
+    yaw_rate = math.radians(float(fleet.angular_velocity[slot, 2]))
+    gear = int(fleet.gear[slot])
+    gears = control.forward_gears
+    ratio = gears[min(max(abs(gear), 1), len(gears)) - 1].ratio * control.final_ratio
+    throttle, steer, brake = (float(fleet.control[slot, i]) for i in (0, 1, 2))
+    load = params.mass * GRAVITY / 4.0
+    long_force = params.mass * along / 4.0
+    lat_force = params.mass * speed * yaw_rate / 4.0
+    wheels = []
+    for wheel in control.wheels:
+        radius = wheel.radius / 100.0
+        omega = speed / radius
+        wheels.append(
+            WheelTelemetry(
+                tire_friction=wheel.tire_friction,
+                lat_slip=0.0,
+                long_slip=0.0,
+                omega=omega,
+                tire_load=load,
+                normalized_tire_load=1.0,
+                torque=long_force * radius,
+                long_force=long_force,
+                lat_force=lat_force,
+                normalized_long_force=long_force / load,
+                normalized_lat_force=lat_force / load,
+            )
+        )
+    engine_rpm = abs(speed) / (control.wheels[0].radius / 100.0) * ratio * 60.0 / (2.0 * math.pi)
+    return VehicleTelemetry(
+        speed=abs(speed),
+        steer=steer,
+        throttle=throttle,
+        brake=brake,
+        engine_rpm=min(engine_rpm, control.max_rpm) if gear else 0.0,
+        gear=gear,
+        drag=params.mass * params.drag * speed * speed,
+        wheels=tuple(wheels),
+    )
 
 
 def wheel_steer_angle(world: World, actor_id: int, wheel: int) -> float:

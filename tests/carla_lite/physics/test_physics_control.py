@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from carla_lite.blueprints import Blueprint, default_library
@@ -265,3 +266,36 @@ def test_wire_layout_matches_the_wheel_dwarf() -> None:
         "carla::geom::Location", "vector<carla::geom::Vector2D>",
         "vector<carla::rpc::WheelPhysicsControl>", "bool",
     ]  # fmt: skip
+
+
+def test_ackermann_control_tracks_speed_and_steer_until_a_normal_control() -> None:
+    fleet, slot = _fleet()
+    fleet.set_ackermann(slot, steer=0.2, steer_speed=0.0, speed=5.0, acceleration=2.0)
+    assert fleet.ackermann_target(slot) == (5.0, 2.0)
+    for _ in range(10):
+        fleet.step(0.05)
+    assert fleet.speed[slot] == pytest.approx(1.0), "2 m/s^2 for 0.5 s"
+    assert fleet.wheel_angle(slot) == pytest.approx(0.2)
+    assert fleet.control[slot, 0] == pytest.approx(1.0) and fleet.control[slot, 2] == 0.0
+    for _ in range(60):
+        fleet.step(0.05)
+    assert fleet.speed[slot] == pytest.approx(5.0)
+    # Slowing down to a stop at the vehicle's own braking limit (acceleration 0).
+    fleet.set_ackermann(slot, steer=0.0, steer_speed=0.0, speed=0.0, acceleration=0.0)
+    fleet.step(0.05)
+    assert fleet.speed[slot] == pytest.approx(5.0 - CAR.max_brake_decel * 0.05)
+    assert fleet.control[slot, 2] == pytest.approx(1.0)
+    # Reverse target: the gear shows it.
+    fleet.set_ackermann(slot, steer=0.0, steer_speed=0.0, speed=-2.0, acceleration=0.0)
+    for _ in range(40):
+        fleet.step(0.05)
+    assert fleet.speed[slot] == pytest.approx(-2.0) and fleet.gear[slot] == -1
+    fleet.set_control(slot, brake=1.0)
+    assert fleet.ackermann_target(slot) is None
+    for _ in range(10):
+        fleet.step(0.05)
+    assert fleet.speed[slot] == 0.0
+    # A batch of controls ends it too.
+    fleet.set_ackermann(slot, steer=0.0, steer_speed=0.5, speed=3.0, acceleration=0.0)
+    fleet.set_controls(np.array([slot]), np.zeros((1, 7)))
+    assert fleet.ackermann_target(slot) is None

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import textwrap
 
+import pytest
+
 from tests.conftest import ServerProcess, run_client
 
 PRELUDE = """
@@ -259,3 +261,63 @@ def test_gnss_follows_the_car_and_imu_reads_gravity(server: ServerProcess) -> No
     assert result["drive_ax"] > 0.5, "throttle pushes the accelerometer forward"
     assert abs(result["gravity_setting"] - 3.7) < 1e-6
     assert abs(result["mars"] - 3.7) < 0.05
+
+
+def test_ackermann_control_telemetry_and_cosimulation_calls(server: ServerProcess) -> None:
+    result = run_client(
+        server.port,
+        _scenario(
+            """
+            car = spawn(0)
+            gains = car.get_ackermann_controller_settings()
+            result['default_gains'] = [gains.speed_kp, gains.speed_kd, gains.accel_kp]
+            car.apply_ackermann_controller_settings(
+                carla.AckermannControllerSettings(0.3, 0.1, 0.2, 0.02, 0.0, 0.03))
+            gains = car.get_ackermann_controller_settings()
+            result['gains'] = [gains.speed_kp, gains.speed_ki, gains.accel_kd]
+            car.apply_ackermann_control(
+                carla.VehicleAckermannControl(steer=0.0, speed=4.0, acceleration=2.0))
+            for _ in range(20):
+                world.tick()
+            result['one_second'] = forward_speed(car)
+            for _ in range(40):
+                world.tick()
+            result['settled'] = forward_speed(car)
+            t = car.get_telemetry_data()
+            result['telemetry'] = {
+                'speed': t.speed, 'gear': t.gear, 'rpm': t.engine_rpm,
+                'wheels': len(t.wheels), 'omega': t.wheels[0].omega,
+                'load': t.wheels[0].tire_load,
+            }
+            result['mass'] = car.get_physics_control().mass
+            car.apply_ackermann_control(carla.VehicleAckermannControl(steer=0.3, speed=4.0))
+            for _ in range(10):
+                world.tick()
+            result['yaw_rate'] = car.get_angular_velocity().z
+            batch = client.apply_batch_sync(
+                [carla.command.ApplyVehicleAckermannControl(
+                    car.id, carla.VehicleAckermannControl(speed=0.0))])
+            result['batch_errors'] = [r.error for r in batch if r.has_error()]
+            for _ in range(40):
+                world.tick()
+            result['stopped'] = forward_speed(car)
+            car.enable_carsim('')
+            car.restore_physx_physics()
+            world.tick()
+            result['alive'] = car.is_alive
+            """
+        ),
+    )
+    assert result["default_gains"] == pytest.approx([0.15, 0.25, 0.01])  # float32 on the wire
+    assert result["gains"] == pytest.approx([0.3, 0.1, 0.03])
+    assert abs(result["one_second"] - 2.0) < 0.15, "2 m/s^2 for one second"
+    assert abs(result["settled"] - 4.0) < 0.05
+    t = result["telemetry"]
+    assert abs(t["speed"] - 4.0) < 0.05 and t["gear"] >= 1 and t["rpm"] > 100.0
+    assert t["wheels"] == 4 and t["omega"] > 5.0
+    assert abs(t["load"] - result["mass"] * 9.81 / 4) < 1.0
+    assert result["yaw_rate"] > 5.0, "a positive Ackermann steer turns right"
+    assert result["batch_errors"] == []
+    assert abs(result["stopped"]) < 0.05
+    assert result["alive"]
+    assert "enable_carsim: carla_lite has no CarSim co-simulation" in server.log()
