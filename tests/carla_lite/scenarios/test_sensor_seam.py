@@ -32,3 +32,67 @@ def test_sensors_are_destroyed_with_their_parent(server: ServerProcess) -> None:
     assert result["destroyed"] is True
     assert result["after"] == [], "attached sensors go with their parent"
     assert server.unknown_rpcs() == []
+
+
+def test_seven_sensors_on_one_car_are_on_the_ticks_frame_every_tick(
+    server: ServerProcess,
+) -> None:
+    result = run_client(
+        server.port,
+        """
+        import queue
+        world = client.get_world()
+        s = world.get_settings()
+        s.synchronous_mode = True
+        s.fixed_delta_seconds = 0.05
+        world.apply_settings(s)
+        lib = world.get_blueprint_library()
+        car = world.spawn_actor(lib.find("vehicle.tesla.model3"),
+                                world.get_map().get_spawn_points()[0])
+        specs = [
+            ("sensor.camera.rgb", {"image_size_x": "96", "image_size_y": "64"}),
+            ("sensor.camera.depth", {"image_size_x": "64", "image_size_y": "48"}),
+            ("sensor.camera.semantic_segmentation", {"image_size_x": "64", "image_size_y": "48"}),
+            ("sensor.lidar.ray_cast", {"channels": "16", "points_per_second": "20000"}),
+            ("sensor.lidar.ray_cast_semantic", {"channels": "8", "points_per_second": "10000"}),
+            ("sensor.other.radar", {"points_per_second": "1500"}),
+            ("sensor.other.radar", {"horizontal_fov": "90", "points_per_second": "1500"}),
+        ]
+        inbox = queue.Queue()
+        sensors = []
+        for i, (bp_id, attributes) in enumerate(specs):
+            bp = lib.find(bp_id)
+            for key, value in attributes.items():
+                bp.set_attribute(key, value)
+            sensor = world.spawn_actor(bp, carla.Transform(carla.Location(x=1.5, z=2.4)),
+                                       attach_to=car)
+            sensor.listen(lambda data, i=i: inbox.put((i, data.frame, type(data).__name__)))
+            sensors.append(sensor)
+        mismatches = []
+        kinds = set()
+        for _ in range(40):
+            frame = world.tick()
+            got = {}
+            for _ in specs:
+                i, data_frame, kind = inbox.get(timeout=5.0)
+                got[i] = data_frame
+                kinds.add(kind)
+            if sorted(got) != list(range(len(specs))) or set(got.values()) != {frame}:
+                mismatches.append([frame, got])
+        result["mismatches"] = mismatches
+        result["kinds"] = sorted(kinds)
+        result["left_over"] = inbox.qsize()
+        for sensor in sensors:
+            sensor.stop()
+            sensor.destroy()
+        """,
+    )
+    assert result["mismatches"] == [], "each sensor sends exactly one message per tick, that tick's"
+    assert result["left_over"] == 0
+    assert result["kinds"] == [
+        "Image",
+        "LidarMeasurement",
+        "RadarMeasurement",
+        "SemanticLidarMeasurement",
+    ]
+    assert server.unknown_rpcs() == []
