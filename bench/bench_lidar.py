@@ -13,8 +13,9 @@ Configurations:
 * ``obstacle_default``: ``sensor.other.obstacle`` (5 m, radius 0.5).
 
 Each runs at ``fixed_delta_seconds`` 0.05 (5,000 lidar rays a tick) and 0.01 (1,000). Prints
-JSON: per configuration and delta, the median and mean ms per tick, the rays cast and points
-returned per tick, and the one-off cost of the static BVH.
+JSON: per configuration and delta, the median and mean ms per tick, the rays of a tick's sweep
+(before the lidar's drop-off) and the points or detections returned per tick, and the one-off
+cost of the static scene and its BVH.
 
 Usage: .venv/bin/python bench/bench_lidar.py [--ticks 400] [--out FILE]
 """

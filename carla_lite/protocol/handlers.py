@@ -47,6 +47,32 @@ def _need(value: T | None, what: str) -> T:
     return value
 
 
+def _walker_state(raw: Any) -> tuple[int, float, float, float, float, float] | None:
+    """``(actor_id, x, y, feet_z, yaw, speed)`` if ``raw`` is a well-formed ApplyWalkerState.
+
+    The client's crowd sends one per AI walker per tick. Anything else returns None and
+    takes the general path, which reports errors with a clear message.
+    """
+    if not (type(raw) is list and len(raw) == 1):
+        return None
+    variant = raw[0]
+    if not (type(variant) is list and len(variant) == 2 and variant[0] == 7):
+        return None
+    payload = variant[1]
+    if not (type(payload) is list and len(payload) == 3 and type(payload[0]) is int):
+        return None
+    tf = payload[1]
+    if not (type(tf) is list and len(tf) == 2 and type(tf[0]) is list and type(tf[1]) is list):
+        return None
+    if len(tf[0]) != 3 or len(tf[1]) != 3:
+        return None
+    (x, y, z), yaw, speed = tf[0], tf[1][1], payload[2]
+    values = (x, y, z, yaw, speed)
+    if not all(type(v) in (float, int) and math.isfinite(v) for v in values):
+        return None
+    return payload[0], float(x), float(y), float(z), float(yaw), float(speed)
+
+
 def _vehicle_control(raw: Any) -> tuple[int, list[Any]] | None:
     """``(actor_id, control)`` if ``raw`` is a well-formed ApplyVehicleControl command.
 
@@ -477,7 +503,9 @@ class RpcHandlers:
             raise WireError("apply_batch expects a list of commands")
         responses = []
         # The Traffic Manager sends one ApplyVehicleControl per car per tick: those are
-        # collected and applied together; anything else runs in order after them.
+        # collected and applied together; anything else runs in order after them. The
+        # client's walker crowd sends one ApplyWalkerState per walker per tick: applied at
+        # once, without the general decoding.
         batch_actors: list[Actor] = []
         batch_controls: list[list[Any]] = []
         for raw in commands:
@@ -487,6 +515,12 @@ class RpcHandlers:
                 batch_actors.append(actor)
                 batch_controls.append(fast[1])
                 responses.append(wt.ok(actor.id))
+                continue
+            state = _walker_state(raw) if fast is None else None
+            walker = self.world.actors.get(state[0]) if state else None
+            if state and walker is not None and walker.kind is ActorKind.WALKER:
+                self.world.place_walker(walker, *state[1:])
+                responses.append(wt.ok(walker.id))
                 continue
             self.world.apply_vehicle_controls(batch_actors, batch_controls)
             batch_actors, batch_controls = [], []

@@ -334,7 +334,13 @@ class World:
             raise WorldError(f"actor {actor_id} ({actor.type_id}) is not a walker")
         if not math.isfinite(speed):
             raise WorldError(f"walker state for actor {actor_id} has a non-finite speed")
-        self.crowd.set_state(actor.slot, tf.x, tf.y, tf.z, tf.yaw, speed)
+        self.place_walker(actor, tf.x, tf.y, tf.z, tf.yaw, speed)
+
+    def place_walker(
+        self, walker: Actor, x: float, y: float, feet_z: float, yaw: float, speed: float
+    ) -> None:
+        """``apply_walker_state`` for a known walker and finite values (the batch fast path)."""
+        self.crowd.set_state(walker.slot, x, y, feet_z, yaw, speed)
 
     def set_walker_dead(self, actor_id: int) -> None:
         """``set_actor_dead``: a walker hit by a vehicle stops, and goes after a lifespan."""
