@@ -433,13 +433,17 @@ class VehicleFleet(SlotArrays):
     def set_angular_velocity(self, slot: int, wx: float, wy: float, wz: float) -> None:
         """Set the current angular velocity [deg/s] once (ignored while physics is disabled).
 
-        The kinematic model derives the yaw rate from speed and steering, so the next step
-        replaces it; it is reported until then.
+        The yaw rate beyond what speed and steering give becomes a spin (as from an angular
+        impulse) that tyre friction damps with ``SPIN_DECAY_TIME``; roll and pitch rates have
+        no dynamics and are reported for one step.
         """
         self._check(slot)
         if self._dyn[slot]:
             self._angvel[slot] = (wx, wy, wz)
             self._spun = True
+            steered = self._speed[slot] * math.tan(self._wheel[slot]) * self._inv_wb[slot]
+            self._spin[slot] = math.radians(wz) - steered
+            self._spin_any = self._spin_any or bool(self._spin[slot])
 
     def set_constant_velocity(self, slot: int, forward: float, right: float, up: float) -> None:
         """Keep the vehicle at this velocity in its own frame every step until cleared

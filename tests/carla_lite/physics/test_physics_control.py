@@ -299,3 +299,15 @@ def test_ackermann_control_tracks_speed_and_steer_until_a_normal_control() -> No
     fleet.set_ackermann(slot, steer=0.0, steer_speed=0.5, speed=3.0, acceleration=0.0)
     fleet.set_controls(np.array([slot]), np.zeros((1, 7)))
     assert fleet.ackermann_target(slot) is None
+
+
+def test_a_target_angular_velocity_turns_the_vehicle() -> None:
+    fleet, slot = _fleet()
+    fleet.set_angular_velocity(slot, 0.0, 0.0, -40.0)
+    assert fleet.angular_velocity[slot, 2] == -40.0
+    fleet.step(0.05)
+    assert fleet.pose[slot, 4] == pytest.approx(90.0 - 40.0 * 0.05)
+    assert fleet.angular_velocity[slot, 2] == pytest.approx(-40.0)
+    for _ in range(100):
+        fleet.step(0.05)
+    assert fleet.angular_velocity[slot, 2] == 0.0, "tyre friction stops the spin"
