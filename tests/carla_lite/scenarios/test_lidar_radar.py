@@ -39,7 +39,7 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
             attach("sensor.lidar.ray_cast", roof, channels=32, points_per_second=400000,
                    rotation_frequency=20, range=50, dropoff_general_rate=0),
             attach("sensor.lidar.ray_cast_semantic", roof, channels=32,
-                   points_per_second=400000, rotation_frequency=20, range=50),
+                   points_per_second=400000, rotation_frequency=10, range=50),
             attach("sensor.other.radar", bumper, horizontal_fov=2, vertical_fov=2, range=60,
                    points_per_second=4000),
             attach("sensor.other.obstacle", bumper, distance=30, only_dynamics=True),
@@ -100,6 +100,7 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
         detection = next(iter(semantic))
         result["semantic_first"] = [detection.object_idx, detection.object_tag]
         result["semantic_first_raw"] = [int(sem["idx"][0]), int(sem["tag"][0])]
+        result["semantic_angle"] = semantic.horizontal_angle
 
         radar = got["sensor.other.radar"]
         det = np.frombuffer(radar.raw_data, dtype=np.float32).reshape(-1, 4)
@@ -107,7 +108,9 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
         result["radar_depth_x"] = (det[:, 3] * np.cos(det[:, 1]) * np.cos(det[:, 2])).tolist()
         result["radar_max_abs_azimuth"] = float(np.abs(det[:, 1]).max())
         result["radar_max_abs_velocity"] = float(np.abs(det[:, 0]).max())
-        result["radar_api_depth"] = radar[0].depth if len(det) else None
+        first = radar[0]
+        result["radar_api_first"] = [first.velocity, first.azimuth, first.altitude, first.depth]
+        result["radar_raw_first"] = det[0].tolist()
 
         obstacle = got.get("sensor.other.obstacle")
         result["obstacle"] = None if obstacle is None else [
@@ -151,6 +154,8 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
     assert result["semantic_car_tags"] == [14]
     assert abs(result["semantic_car_min_x"] - rear) < 0.05
     assert result["semantic_first"] == result["semantic_first_raw"]
+    # At 10 Hz a 0.05 s tick sweeps half a turn: the sweep ends at 0 or pi.
+    assert min(abs(result["semantic_angle"]), abs(result["semantic_angle"] - 3.14159265)) < 1e-5
 
     # Radar: every ray of the narrow cone meets the car's rear (below its cabin), 2.5 m closer
     # (bumper mount).
@@ -159,7 +164,7 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
         assert abs(depth_x - (rear - 2.5)) < 0.05
     assert result["radar_max_abs_azimuth"] < 0.018  # 1 degree
     assert result["radar_max_abs_velocity"] < 0.05
-    assert abs(result["radar_api_depth"] - result["radar_depth_x"][0]) < 1.0
+    assert result["radar_api_first"] == result["radar_raw_first"]
 
     # Obstacle: CARLA's event names the sensor, the car, and how far the 0.5 m sphere went.
     sensor_id, other_id, distance = result["obstacle"]
