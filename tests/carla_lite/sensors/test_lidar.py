@@ -158,6 +158,21 @@ def test_swapped_fov_limits_count_the_channels_upwards() -> None:
     np.testing.assert_allclose(sensor.laser_angles, [-30.0, -10.0, 10.0])
 
 
+def test_a_sensor_pitched_down_sees_the_ground_in_its_own_frame(flat_map: Any) -> None:
+    # Looking straight down from 5 m, the one horizontal laser sweeps a line across the road:
+    # every forward-half point is 5 m along the sensor's x, wherever it lands sideways.
+    world = World(flat_map, poses={SENSOR: (3.0, 4.0, 5.0, -90.0, 30.0, 0.0)})
+    sensor = SemanticLidar(
+        spec(SEMANTIC, SENSOR, channels=1, upper_fov=0, lower_fov=0, range=100,
+             points_per_second=7200, rotation_frequency=20)
+    )  # fmt: skip
+    points = measure_semantic(sensor, world).points  # a full turn of 360 rays
+    assert len(points) > 100
+    np.testing.assert_allclose(points["x"], 5.0, atol=1e-3)
+    np.testing.assert_allclose(points["z"], 0.0, atol=1e-3)
+    assert points["y"].min() < -5.0 and points["y"].max() > 5.0
+
+
 def test_ray_cast_lidar_intensity_and_layout(flat_map: Any) -> None:
     world = World(flat_map, poses={SENSOR: (0.0, 0.0, 2.0, 0.0, 0.0, 0.0)})
     sensor = RayCastLidar(
