@@ -64,8 +64,15 @@ uniform mat4 u_vp;
 uniform mat4 u_prev_vp;
 uniform vec3 u_cam;
 uniform vec3 u_fwd;
-#ifdef NEED_WORLD
-out vec3 v_world;
+uniform vec3 u_sun_dir;
+uniform vec3 u_sun_rgb;
+uniform vec3 u_ambient_rgb;
+uniform mat3 u_view_rot;  // world -> camera (right, up, backwards)
+#ifdef NEED_LIT
+flat out vec3 v_lit;
+#endif
+#ifdef NEED_NORMAL
+flat out vec3 v_normal;
 #endif
 #ifdef NEED_DEPTH
 out float v_depth;
@@ -80,14 +87,19 @@ flat out vec4 v_color;
 #ifdef NEED_ID
 flat out uint v_id;
 #endif
-void emit(vec3 w, vec3 prev, vec4 color, uint id) {
+void emit(vec3 w, vec3 prev, vec3 n, vec4 color, uint id) {
     vec4 c = u_vp * vec4(w, 1.0);
+#ifdef NEED_LIT
+    // Flat shading: every vertex of a triangle has the face's normal.
+    float sun = max(dot(n, u_sun_dir), 0.0);
+    v_lit = color.rgb * (u_ambient_rgb * (0.8 + 0.2 * n.z) + u_sun_rgb * sun);
+#endif
+#ifdef NEED_NORMAL
+    v_normal = u_view_rot * n * 0.5 + 0.5;
+#endif
 #ifdef NEED_FLOW
     v_clip = c;
     v_prev = u_prev_vp * vec4(prev, 1.0);
-#endif
-#ifdef NEED_WORLD
-    v_world = w;
 #endif
 #ifdef NEED_DEPTH
     v_depth = dot(w - u_cam, u_fwd);
@@ -104,15 +116,17 @@ void emit(vec3 w, vec3 prev, vec4 color, uint id) {
 
 _VS_STATIC = """
 in vec3 in_pos;
-in vec4 in_color;  // rgb, tag / 255
+in vec4 in_color;   // rgb, tag / 255
+in vec4 in_normal;  // (n + 1) / 2
 void main() {
-    emit(in_pos, in_pos, in_color, 0u);
+    emit(in_pos, in_pos, in_normal.xyz * 2.0 - 1.0, in_color, 0u);
 }
 """
 
 _VS_BODIES = """
 in vec3 in_pos;
 in float in_shade;
+in vec3 in_normal;  // box units, along an axis
 in vec4 in_m0;
 in vec4 in_m1;
 in vec4 in_m2;
@@ -129,13 +143,19 @@ void main() {
 #else
     vec3 prev = w;
 #endif
-    emit(w, prev, vec4(in_color.rgb * in_shade, in_color.a), in_id);
+    // Axis-aligned normals map to the scaled axes: normalising undoes the scale.
+    vec3 n = normalize(vec3(dot(in_m0.xyz, in_normal), dot(in_m1.xyz, in_normal),
+                            dot(in_m2.xyz, in_normal)));
+    emit(w, prev, n, vec4(in_color.rgb * in_shade, in_color.a), in_id);
 }
 """
 
 _FS = """
-#ifdef NEED_WORLD
-in vec3 v_world;
+#ifdef NEED_LIT
+flat in vec3 v_lit;
+#endif
+#ifdef NEED_NORMAL
+flat in vec3 v_normal;
 #endif
 #ifdef NEED_DEPTH
 in float v_depth;
@@ -150,32 +170,15 @@ flat in vec4 v_color;
 #ifdef NEED_ID
 flat in uint v_id;
 #endif
-uniform vec3 u_cam;
-uniform vec3 u_sun_dir;
-uniform vec3 u_sun_rgb;
-uniform vec3 u_ambient_rgb;
 uniform vec3 u_fog_rgb;
 uniform float u_fog_density;
 uniform float u_fog_start;
-uniform mat3 u_view_rot;  // world -> camera (right, up, backwards)
 out vec4 f_out;
-
-#ifdef NEED_WORLD
-vec3 face_normal() {
-    // Flat triangles: the screen-space derivatives of the position span the face.
-    vec3 n = normalize(cross(dFdx(v_world), dFdy(v_world)));
-    return dot(n, u_cam - v_world) < 0.0 ? -n : n;
-}
-#endif
 
 void main() {
 #if defined(MODE_RGB)
-    vec3 n = face_normal();
-    float sun = max(dot(n, u_sun_dir), 0.0);
-    vec3 lit = v_color.rgb * (u_ambient_rgb * (0.8 + 0.2 * n.z) + u_sun_rgb * sun);
-    float dist = length(v_world - u_cam);
-    float fog = 1.0 - exp(-u_fog_density * max(dist - u_fog_start, 0.0));
-    vec3 c = mix(lit, u_fog_rgb, fog);
+    float fog = 1.0 - exp(-u_fog_density * max(v_depth - u_fog_start, 0.0));
+    vec3 c = mix(v_lit, u_fog_rgb, fog);
     f_out = vec4(c.b, c.g, c.r, 1.0);
 #elif defined(MODE_DEPTH)
     float q = floor(clamp(v_depth / 1000.0, 0.0, 1.0) * 16777215.0 + 0.5);
@@ -188,8 +191,7 @@ void main() {
 #elif defined(MODE_INSTANCE)
     f_out = vec4(float((v_id >> 8u) & 255u) / 255.0, float(v_id & 255u) / 255.0, v_color.a, 1.0);
 #elif defined(MODE_NORMALS)
-    vec3 n = u_view_rot * face_normal() * 0.5 + 0.5;
-    f_out = vec4(n.b, n.g, n.r, 1.0);
+    f_out = vec4(v_normal.b, v_normal.g, v_normal.r, 1.0);
 #elif defined(MODE_FLOW)
     vec2 now = v_clip.xy / v_clip.w;
     vec2 before = v_prev.xy / v_prev.w;
@@ -198,30 +200,34 @@ void main() {
 }
 """
 
+SKY_BANDS = 24  # horizontal bands of the sky gradient (colours per vertex)
+
 _VS_SKY = """
 uniform mat3 u_inv_rot;  // camera (GL eye axes) -> world
 uniform vec2 u_tan;      // tan of the half fov, x and y
-out vec3 v_dir;
+uniform vec3 u_zenith;
+uniform vec3 u_horizon;
+uniform vec3 u_fog_rgb;
+uniform float u_fog_amount;
+uniform float u_bands;
+out vec3 v_rgb;
 void main() {
-    vec2 ndc = vec2(gl_VertexID == 1 ? 3.0 : -1.0, gl_VertexID == 2 ? 3.0 : -1.0);
+    // A strip of horizontal bands over the screen, at the far plane.
+    float row = float(gl_VertexID / 2);
+    vec2 ndc = vec2((gl_VertexID % 2) == 0 ? -1.0 : 1.0, -1.0 + 2.0 * row / u_bands);
     // Screen y is flipped like the geometry's, so undo it to get the view direction.
-    v_dir = u_inv_rot * vec3(ndc.x * u_tan.x, -ndc.y * u_tan.y, -1.0);
+    vec3 dir = u_inv_rot * vec3(ndc.x * u_tan.x, -ndc.y * u_tan.y, -1.0);
+    float e = max(normalize(dir).z, 0.0);
+    v_rgb = mix(mix(u_horizon, u_zenith, sqrt(e)), u_fog_rgb, u_fog_amount);
     gl_Position = vec4(ndc, 1.0, 1.0);
 }
 """
 
 _FS_SKY = """
-in vec3 v_dir;
-uniform vec3 u_zenith;
-uniform vec3 u_horizon;
-uniform vec3 u_fog_rgb;
-uniform float u_fog_amount;
+in vec3 v_rgb;
 out vec4 f_out;
 void main() {
-    float e = max(normalize(v_dir).z, 0.0);
-    vec3 c = mix(u_horizon, u_zenith, sqrt(e));
-    c = mix(c, u_fog_rgb, u_fog_amount);
-    f_out = vec4(c.b, c.g, c.r, 1.0);
+    f_out = vec4(v_rgb.b, v_rgb.g, v_rgb.r, 1.0);
 }
 """
 
@@ -234,14 +240,13 @@ _CLEAR = {
     "flow": (0.0, 0.0, 0.0, 0.0),
 }
 
-
-#: The varyings each mode needs (fewer varyings: less work per vertex in llvmpipe).
+#: The varyings each mode needs (fewer varyings: less work per triangle in llvmpipe).
 _NEEDS = {
-    "rgb": ("WORLD", "COLOR"),
+    "rgb": ("LIT", "DEPTH"),
     "depth": ("DEPTH",),
     "semantic": ("COLOR",),
     "instance": ("COLOR", "ID"),
-    "normals": ("WORLD",),
+    "normals": ("NORMAL",),
     "flow": ("FLOW",),
 }
 
@@ -398,6 +403,24 @@ class _StaticTiles:
     reach: NDArray[np.float64]  # (N,) drawn only this close to the camera [m]
 
 
+#: A static vertex: position, colour and tag, the face normal as (n + 1) / 2 (w unused).
+_STATIC_VERTEX = np.dtype([("pos", "<f4", 3), ("rgba", "u1", 4), ("normal", "u1", 4)])
+
+
+def _face_normals(corners: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Unit normals ``cross(v1 - v0, v2 - v0)`` of (T, 3, 3) triangles (0 if degenerate)."""
+    c = np.asarray(corners, dtype=np.float64)
+    n = np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0])
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+
+
+def _encoded_normals(corners: NDArray[np.floating]) -> NDArray[np.uint8]:
+    out = np.zeros((len(corners), 4), dtype=np.uint8)
+    out[:, :3] = np.round((_face_normals(corners) * 0.5 + 0.5) * 255.0)
+    return out
+
+
 def _tile_static(road_map: RoadMap) -> _StaticTiles:
     mesh = static_scene(road_map)
     corners = mesh.vertices[mesh.triangles]  # (T, 3, 3)
@@ -418,9 +441,10 @@ def _tile_static(road_map: RoadMap) -> _StaticTiles:
     rgba = np.empty((mesh.triangle_count, 4), dtype=np.uint8)
     rgba[:, :3] = mesh.colors
     rgba[:, 3] = mesh.tags
-    out = np.empty(3 * mesh.triangle_count, dtype=[("pos", "<f4", 3), ("rgba", "u1", 4)])
+    out = np.empty(3 * mesh.triangle_count, dtype=_STATIC_VERTEX)
     out["pos"] = corners[order].reshape(-1, 3)
     out["rgba"] = np.repeat(rgba[order], 3, axis=0)
+    out["normal"] = np.repeat(_encoded_normals(corners[order]), 3, axis=0)
     if ids[0] == 0:  # always visible: an infinite box
         lo[0], hi[0] = -np.inf, np.inf
     reach = np.where((ids > 0) & (ids % 2 == 0), DETAIL_RANGE, np.inf)
@@ -431,8 +455,9 @@ def _tile_static(road_map: RoadMap) -> _StaticTiles:
 
 def _visible(
     tiles: _StaticTiles, view_proj: NDArray[np.float64], eye: NDArray[np.float64]
-) -> NDArray[np.bool_]:
-    """Tiles within reach whose boxes are not entirely outside one of the frustum's planes."""
+) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Tiles within reach whose boxes are not entirely outside one of the frustum's planes,
+    and every tile's squared distance from ``eye``."""
     m = view_proj
     planes = np.stack(
         (m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1], m[3] + m[2], m[3] - m[2])
@@ -443,13 +468,16 @@ def _visible(
         far = np.where(normal[None, :, :] >= 0, tiles.hi[:, None, :], tiles.lo[:, None, :])
         dist = np.einsum("tpk,pk->tp", np.nan_to_num(far, posinf=1e9, neginf=-1e9), normal) + d
     near = np.clip(eye[None, :], tiles.lo, tiles.hi)  # closest point of each box
-    in_reach = np.sum((near - eye[None, :]) ** 2, axis=1) <= tiles.reach**2
-    return np.all(dist >= 0.0, axis=1) & in_reach
+    distance2 = np.sum((near - eye[None, :]) ** 2, axis=1)
+    return np.all(dist >= 0.0, axis=1) & (distance2 <= tiles.reach**2), distance2
 
 
 def _expand_shape(shape: UnitShape) -> NDArray[np.float32]:
-    corners = shape.vertices[shape.triangles].reshape(-1, 3)
-    return np.hstack((corners, np.repeat(shape.shade, 3)[:, None])).astype(np.float32)
+    """Unindexed vertices of a unit shape: position, shade, face normal (box units)."""
+    corners = shape.vertices[shape.triangles]
+    normals = np.repeat(_face_normals(corners), 3, axis=0)
+    shade = np.repeat(shape.shade, 3)[:, None]
+    return np.hstack((corners.reshape(-1, 3), shade, normals)).astype(np.float32)
 
 
 _INSTANCE_DTYPE = np.dtype([("m", "<f4", 12), ("rgba", "u1", 4), ("id", "<u4")])
@@ -500,7 +528,7 @@ class Renderer:
                 vertex_shader=_source(_VS_SKY, "rgb", False),
                 fragment_shader=_source(_FS_SKY, "rgb", False),
             )
-            self._sky_vao = ctx.vertex_array(self._sky, [])
+            self._sky_vao = ctx.vertex_array(self._sky, [], mode=moderngl.TRIANGLE_STRIP)
             self._indirect = ctx.buffer(reserve=20 * 256, dynamic=True)
             self._tiles: _StaticTiles | None = None
         with ctx:
@@ -547,7 +575,9 @@ class Renderer:
         if vao is None:
             prog = self._program(mode, "static")
             vao = self.ctx.vertex_array(
-                prog, [(self._static_vbo, "3f 4f1", "in_pos", "in_color")], skip_errors=True
+                prog,
+                [(self._static_vbo, "3f 4f1 4f1", "in_pos", "in_color", "in_normal")],
+                skip_errors=True,
             )
             self._static_vaos[mode] = vao
         return vao
@@ -560,7 +590,7 @@ class Renderer:
             vao = self.ctx.vertex_array(
                 prog,
                 [
-                    (self._shape_vbos[shape], "3f f", "in_pos", "in_shade"),
+                    (self._shape_vbos[shape], "3f f 3f", "in_pos", "in_shade", "in_normal"),
                     (
                         self._inst[shape],
                         "4f 4f 4f 4f1 u /i",
@@ -664,7 +694,11 @@ class Renderer:
         flow = mode == "flow"
         fbo = self._framebuffer(width, height, flow)
         fbo.use()
-        ctx.enable(self._moderngl.DEPTH_TEST)
+        # Closed solids are wound outward and surfaces upward (scene.py): cull back faces.
+        # With CARLA's left-handed frame and the y flip, outward faces come out
+        # counter-clockwise on screen (the camera tests see the near face of a car).
+        ctx.enable(self._moderngl.DEPTH_TEST | self._moderngl.CULL_FACE)
+        ctx.front_face = "ccw"
         ctx.depth_func = "<="
         lighting = Lighting.from_weather(weather) if mode == "rgb" else None
         fbo.clear(*_CLEAR.get(mode, (0.0, 0.0, 0.0, 1.0)), depth=1.0)
@@ -693,16 +727,17 @@ class Renderer:
             )
         for kind in ("static", "bodies"):
             self._set_uniforms(self._program(mode, kind), uniforms)
-        self._draw_static(static, cam)
         if flow:
             self._upload_previous(bodies, previous)
-        for shape in (0, 1):
+        for shape in (0, 1):  # bodies first: often the nearest surfaces
             count = self._body_counts[shape]
             if count:
                 self._body_vao(mode, shape).render(
                     vertices=self._shape_counts[shape], instances=count
                 )
+        self._draw_static(static, cam)
         if lighting is not None:
+            ctx.disable(self._moderngl.CULL_FACE)
             self._draw_sky(cam, lighting)
         if flow:
             raw = fbo.read(components=2, dtype="f4", alignment=1)
@@ -711,28 +746,27 @@ class Renderer:
         return np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 4)
 
     def _draw_static(self, vao: Any, cam: CameraMatrices) -> None:
-        """The visible tiles in one multi-draw (consecutive tiles merged into one range)."""
+        """The visible tiles in one multi-draw, nearest first (the depth test then rejects
+        hidden fragments before shading them), the terrain last."""
         tiles = self._tiles
         assert tiles is not None
-        visible = _visible(tiles, cam.view_proj, cam.position)
+        visible, distance2 = _visible(tiles, cam.view_proj, cam.position)
         if not visible.any():
             return
-        first, count = tiles.first[visible], tiles.count[visible]
-        # Merge runs of adjacent ranges.
-        joined = np.flatnonzero(first[1:] != first[:-1] + count[:-1]) + 1
-        starts = np.concatenate(([0], joined))
-        firsts = first[starts]
-        ends = np.concatenate((first[joined - 1] + count[joined - 1], [first[-1] + count[-1]]))
+        key = np.where(np.isinf(tiles.lo[:, 0]), np.inf, distance2)
+        picked = np.flatnonzero(visible)
+        picked = picked[np.argsort(key[picked], kind="stable")]
         # moderngl steps through indirect commands 20 bytes apart, arrays or elements alike:
         # count, instance count, first, base instance and one unused word.
-        commands = np.zeros((len(starts), 5), dtype=np.uint32)
-        commands[:, 0] = ends - firsts
+        commands = np.zeros((len(picked), 5), dtype=np.uint32)
+        commands[:, 0] = tiles.count[picked]
         commands[:, 1] = 1
-        commands[:, 2] = firsts
+        commands[:, 2] = tiles.first[picked]
         data = commands.tobytes()
         if self._indirect.size < len(data):
+            size = max(len(data), 2 * self._indirect.size)
             self._indirect.release()
-            self._indirect = self.ctx.buffer(reserve=2 * len(data), dynamic=True)
+            self._indirect = self.ctx.buffer(reserve=size, dynamic=True)
         self._indirect.write(data)
         vao.render_indirect(self._indirect, count=len(commands))
 
@@ -770,9 +804,10 @@ class Renderer:
                 "u_horizon": lighting.horizon,
                 "u_fog_rgb": lighting.fog_rgb,
                 "u_fog_amount": min(1.0, lighting.fog_density * 300.0),
+                "u_bands": float(SKY_BANDS),
             },
         )
-        self._sky_vao.render(vertices=3)
+        self._sky_vao.render(vertices=2 * (SKY_BANDS + 1))
 
     @staticmethod
     def _set_uniforms(prog: Any, values: dict[str, Any]) -> None:

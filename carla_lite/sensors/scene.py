@@ -8,7 +8,9 @@ behind the sidewalks, and poles along the sidewalks. ``body_mesh(bodies)`` place
 vehicle shape (body and cabin) or a walker box at every body's pose.
 
 CARLA frame throughout: x forward, y right, z up, yaw degrees from +x towards +y.
-Semantic tags are CARLA 0.9.16's (``TAG_*``).
+Semantic tags are CARLA 0.9.16's (``TAG_*``). Triangles are wound so that
+``cross(v1 - v0, v2 - v0)`` points out of solids (boxes) and up from surfaces (roads,
+sidewalks, terrain) and curbs face the road: renderers may cull back faces.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ _BUILDING_RGB = np.array(
 )  # fmt: skip
 
 
+_UP = np.array([0.0, 0.0, 1.0])
+
+
 @dataclass(slots=True)
 class _Builder:
     """Accumulates indexed triangle groups, each with one tag and colour per triangle."""
@@ -106,15 +111,28 @@ class _Builder:
         triangles: NDArray[np.integer],
         tag: int | NDArray[np.uint8],
         color: tuple[int, int, int] | NDArray[np.uint8],
+        facing: NDArray[np.floating] | None = _UP,
     ) -> None:
+        """Add triangles, wound so that ``cross(v1 - v0, v2 - v0)`` points along ``facing``.
+
+        ``facing``: one direction or one per triangle (default: up); None keeps the
+        winding as given (boxes are built outward).
+        """
         if not len(triangles):
             return
         n = len(triangles)
-        self.vertices.append(np.asarray(vertices, dtype=np.float32).reshape(-1, 3))
-        self.triangles.append(np.asarray(triangles, dtype=np.uint32) + np.uint32(self.count))
+        verts = np.asarray(vertices, dtype=np.float32).reshape(-1, 3)
+        tris = np.array(triangles, dtype=np.uint32)
+        if facing is not None:
+            p = verts[tris].astype(np.float64)
+            normal = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+            flip = np.einsum("ij,ij->i", normal, np.broadcast_to(facing, normal.shape)) < 0
+            tris[flip] = tris[flip][:, ::-1]
+        self.vertices.append(verts)
+        self.triangles.append(tris + np.uint32(self.count))
         self.tags.append(np.broadcast_to(np.asarray(tag, dtype=np.uint8), (n,)))
         self.colors.append(np.broadcast_to(np.asarray(color, dtype=np.uint8), (n, 3)))
-        self.count += len(self.vertices[-1])
+        self.count += len(verts)
 
     def mesh(self) -> SceneMesh:
         if not self.triangles:
@@ -358,10 +376,13 @@ def _lane_surfaces(b: _Builder, geom: RoadGeometry, index: int, poles: list) -> 
         b.add(*_strip(a + lift, c + lift), TAG_SIDEWALK, _SIDEWALK_RGB)
         road_left = i > 0 and groups[i - 1][0] == "road"
         road_right = i + 1 < len(groups) and groups[i + 1][0] == "road"
+        # Curbs face the road: away from the sidewalk's other edge.
         if road_left:
-            b.add(*_strip(a, a + lift), TAG_SIDEWALK, _CURB_RGB)
+            facing = np.repeat((a - c)[:-1], 2, axis=0)
+            b.add(*_strip(a, a + lift), TAG_SIDEWALK, _CURB_RGB, facing)
         if road_right:
-            b.add(*_strip(c + lift, c), TAG_SIDEWALK, _CURB_RGB)
+            facing = np.repeat((c - a)[:-1], 2, axis=0)
+            b.add(*_strip(c + lift, c), TAG_SIDEWALK, _CURB_RGB, facing)
         if geom.road.junction < 0 and road_left != road_right:
             # Poles just inside the sidewalk's edge away from the road.
             edge, inward = (right, left) if road_left else (left, right)
@@ -533,7 +554,8 @@ def _buildings(b: _Builder, road_map: RoadMap) -> None:
     hi = np.stack((x0 + rect[:, 3] * cell, y0 + rect[:, 2] * cell, heights), 1)
     verts, tris = _boxes(lo, hi)
     colors = _BUILDING_RGB[rng.integers(0, len(_BUILDING_RGB), size=len(rect))]
-    b.add(verts, tris, TAG_BUILDING, np.repeat(colors, len(tris) // len(rect), axis=0))
+    colors = np.repeat(colors, len(tris) // len(rect), axis=0)
+    b.add(verts, tris, TAG_BUILDING, colors, facing=None)
 
 
 def _poles(b: _Builder, sites: list[NDArray[np.float64]]) -> None:
@@ -545,7 +567,7 @@ def _poles(b: _Builder, sites: list[NDArray[np.float64]]) -> None:
     hi = points + half + np.array([0.0, 0.0, POLE_HEIGHT])
     verts, tris = _boxes(lo, hi)
     sides = tris.reshape(len(points), 10, 3)[:, 2:]  # a pole's top is never seen
-    b.add(verts, sides.reshape(-1, 3), TAG_POLE, _POLE_RGB)
+    b.add(verts, sides.reshape(-1, 3), TAG_POLE, _POLE_RGB, facing=None)
 
 
 def _build_static(road_map: RoadMap) -> SceneMesh:
@@ -683,7 +705,7 @@ def body_mesh(bodies: Bodies) -> SceneMesh:
         tags = np.repeat(np.asarray(bodies.semantic_tag, dtype=np.uint8)[rows], nt)
         base = np.asarray(bodies.color, dtype=np.float32)[rows]
         colors = (base[:, None, :] * shape.shade[None, :, None]).astype(np.uint8).reshape(-1, 3)
-        b.add(world.reshape(-1, 3), tris.reshape(-1, 3), tags, colors)
+        b.add(world.reshape(-1, 3), tris.reshape(-1, 3), tags, colors, facing=None)
         ids.append(np.repeat(np.asarray(bodies.ids, dtype=np.uint32)[rows], nt))
     mesh = b.mesh()
     mesh.instance_ids = np.concatenate(ids)
