@@ -117,6 +117,7 @@ class VehicleFleet(SlotArrays):
     _spin: np.ndarray
     _ack: np.ndarray
     _ack_on: np.ndarray
+    _rolled: np.ndarray
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
         self._capacity = 0
@@ -191,6 +192,7 @@ class VehicleFleet(SlotArrays):
         # vehicle's own limits), and whether it drives the slot.
         grow("_ack", (2,))
         grow("_ack_on", (), np.bool_)
+        grow("_rolled", ())  # signed distance the wheels rolled [m] (their pitch angle)
         self._heading[old:] = 1.0
         self._params.extend([default] * (capacity - old))
         for slot in range(old, capacity):
@@ -327,6 +329,7 @@ class VehicleFleet(SlotArrays):
         self._spin[slot] = 0.0
         self._ack[slot] = 0.0
         self._ack_on[slot] = False
+        self._rolled[slot] = 0.0
 
     # ---------------------------------------------------------------------------- commands
 
@@ -526,6 +529,11 @@ class VehicleFleet(SlotArrays):
         self._control[:, BRAKE] = np.where(on & ~speeding_up, pedal, self._control[:, BRAKE])
         return v0 + change, on
 
+    def rolled(self, slot: int) -> float:
+        """Signed distance [m] the vehicle's wheels have rolled since it was added."""
+        self._check(slot)
+        return float(self._rolled[slot])
+
     def wheel_angle(self, slot: int) -> float:
         """The front wheels' current angle [rad] (positive: steering right)."""
         self._check(slot)
@@ -630,6 +638,7 @@ class VehicleFleet(SlotArrays):
         move = self._move
         ds = np.add(v0, v2, out=self._move_re)
         ds *= 0.5 * dt
+        self._rolled += ds
         dyaw = ds * curvature
         np.multiply(dyaw, self._half_wb, out=self._move_im)
         np.multiply(dyaw, 0.5, out=self._turn_im)

@@ -27,7 +27,7 @@ from carla_lite.physics.physics_control import (
     WheelPhysicsControl,
 )
 from carla_lite.protocol import wire_types as wt
-from carla_lite.protocol.arguments import integer, number_in
+from carla_lite.protocol.arguments import integer, number, number_in
 from carla_lite.protocol.wire_types import Command, CommandType, WireError
 from carla_lite.world import vehicle_physics as vp
 from carla_lite.world.errors import WorldError
@@ -219,6 +219,8 @@ class PhysicsHandlers:
             "enable_actor_constant_velocity": self.enable_actor_constant_velocity,
             "disable_actor_constant_velocity": self.disable_actor_constant_velocity,
             "get_wheel_steer_angle": self.get_wheel_steer_angle,
+            "get_wheel_pitch_angle": self.get_wheel_pitch_angle,
+            "set_wheel_pitch_angle": self.set_wheel_pitch_angle,
             "get_imui_gravity": self.get_imui_gravity,
             "set_imui_gravity": self.set_imui_gravity,
             "apply_ackermann_control_to_vehicle": self.apply_ackermann_control_to_vehicle,
@@ -278,6 +280,25 @@ class PhysicsHandlers:
         except WorldError as exc:
             return wt.error(str(exc))
         return wt.ok(angle)
+
+    def get_wheel_pitch_angle(self, actor_id: Any, wheel: Any) -> Any:
+        try:
+            angle = vp.wheel_pitch_angle(
+                self._world(), integer(actor_id, "actor id"), integer(wheel, "wheel location")
+            )
+        except WorldError as exc:
+            return wt.error(str(exc))
+        return wt.ok(angle)
+
+    def set_wheel_pitch_angle(self, actor_id: Any, wheel: Any, angle: Any) -> Any:
+        return _void(
+            lambda: vp.set_wheel_pitch_angle(
+                self._world(),
+                integer(actor_id, "actor id"),
+                integer(wheel, "wheel location"),
+                number(angle, "wheel pitch angle"),
+            )
+        )
 
     def get_imui_gravity(self) -> Any:
         return wt.ok(float(self._world().imu_gravity))

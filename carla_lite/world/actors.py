@@ -46,6 +46,23 @@ CLIENT_SIDE_SENSORS = frozenset({"sensor.other.lane_invasion"})
 ZERO_BOX = BoundingBox(Vector3(), Vector3())
 
 
+@dataclass(slots=True)
+class VehicleExtras:
+    """A vehicle's state from its physics calls that the fleet's arrays do not hold.
+
+    Attributes:
+        physics_control: the last ``apply_physics_control`` (None: the blueprint's default).
+        ackermann_settings: Ackermann controller gains, speed kp ki kd then acceleration kp ki
+            kd (None: CARLA's defaults).
+        wheel_pitch_offset: degrees ``set_wheel_pitch_angle`` added to each wheel's rolling
+            angle (FL, FR, BL, BR).
+    """
+
+    physics_control: VehiclePhysicsControl | None = None
+    ackermann_settings: tuple[float, ...] | None = None
+    wheel_pitch_offset: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
+
+
 @dataclass(slots=True, eq=False)
 class Actor:
     """One live actor.
@@ -66,10 +83,8 @@ class Actor:
     slot: int = -1
     sticky_control: bool = True
     children: list[int] = field(default_factory=list)
-    #: A vehicle's last ``apply_physics_control`` (None: the blueprint's defaults).
-    physics_control: VehiclePhysicsControl | None = None
-    #: A vehicle's Ackermann controller gains (speed kp ki kd, accel kp ki kd); None: default.
-    ackermann_settings: tuple[float, ...] | None = None
+    #: What a vehicle's physics calls set beyond the fleet's arrays.
+    vehicle: VehicleExtras = field(default_factory=VehicleExtras)
 
     @property
     def type_id(self) -> str:

@@ -77,7 +77,7 @@ def physics_control(world: World, actor_id: int) -> VehiclePhysicsControl:
     """``vehicle.get_physics_control()``: the last applied control (else the blueprint's),
     with the wheels' current world positions [cm]."""
     actor = _vehicle(world, actor_id)
-    control = actor.physics_control or default_control(actor)
+    control = actor.vehicle.physics_control or default_control(actor)
     params = world.fleet.params(actor.slot)
     pose = tuple(float(v) for v in world.fleet.pose[actor.slot])
     radius = control.wheels[0].radius / 100.0
@@ -110,7 +110,7 @@ def apply_physics_control(world: World, actor_id: int, control: VehiclePhysicsCo
     )
     stored = _with_wheels(control, wheels)
     world.fleet.set_params(actor.slot, params_for(base, default, stored))
-    actor.physics_control = stored
+    actor.vehicle.physics_control = stored
     world.vehicle_params_changed()
 
 
@@ -201,7 +201,7 @@ def apply_ackermann_control(
 def ackermann_settings(world: World, actor_id: int) -> tuple[float, ...]:
     """The vehicle's Ackermann controller gains (kept; the model does not use a PID)."""
     actor = _vehicle(world, actor_id)
-    return actor.ackermann_settings or DEFAULT_ACKERMANN_SETTINGS
+    return actor.vehicle.ackermann_settings or DEFAULT_ACKERMANN_SETTINGS
 
 
 def apply_ackermann_settings(world: World, actor_id: int, gains: tuple[float, ...]) -> None:
@@ -211,7 +211,7 @@ def apply_ackermann_settings(world: World, actor_id: int, gains: tuple[float, ..
             f"Ackermann controller settings for actor {actor_id} must be 6 finite gains "
             f"(speed kp, ki, kd, accel kp, ki, kd), got {gains}"
         )
-    actor.ackermann_settings = tuple(gains)
+    actor.vehicle.ackermann_settings = tuple(gains)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +250,7 @@ def telemetry(world: World, actor_id: int) -> VehicleTelemetry:
     the longitudinal and lateral forces equally; the model's tyres do not slip."""
     actor = _vehicle(world, actor_id)
     fleet, slot = world.fleet, actor.slot
-    control = actor.physics_control or default_control(actor)
+    control = actor.vehicle.physics_control or default_control(actor)
     params = fleet.params(slot)
     speed = float(fleet.speed[slot])
     heading = math.radians(float(fleet.pose[slot, 4]))
@@ -296,13 +296,47 @@ def telemetry(world: World, actor_id: int) -> VehicleTelemetry:
     )
 
 
-def wheel_steer_angle(world: World, actor_id: int, wheel: int) -> float:
-    """``get_wheel_steer_angle`` [deg]: the front wheels' current angle, 0 for the rear."""
+def wheel_pitch_angle(world: World, actor_id: int, wheel: int) -> float:
+    """``get_wheel_pitch_angle`` [deg]: how far the wheel has turned about its axle, in
+    [-180, 180) (negative while rolling forward), plus what ``set_wheel_pitch_angle`` set."""
     actor = _vehicle(world, actor_id)
+    _check_wheel(wheel)
+    return _wrap_degrees(
+        _rolling_angle(world, actor, wheel) + actor.vehicle.wheel_pitch_offset[wheel]
+    )
+
+
+def set_wheel_pitch_angle(world: World, actor_id: int, wheel: int, angle: float) -> None:
+    """``set_wheel_pitch_angle`` [deg]: the wheel shows this angle now (visual only, as in
+    CARLA: the vehicle does not move)."""
+    actor = _vehicle(world, actor_id)
+    _check_wheel(wheel)
+    if not math.isfinite(angle):
+        raise WorldError(f"wheel pitch angle for actor {actor_id} must be finite, got {angle}")
+    actor.vehicle.wheel_pitch_offset[wheel] = angle - _rolling_angle(world, actor, wheel)
+
+
+def _rolling_angle(world: World, actor: Actor, wheel: int) -> float:
+    control = actor.vehicle.physics_control or default_control(actor)
+    radius = control.wheels[wheel].radius / 100.0
+    return -math.degrees(world.fleet.rolled(actor.slot) / radius)
+
+
+def _wrap_degrees(angle: float) -> float:
+    return (angle + 180.0) % 360.0 - 180.0
+
+
+def _check_wheel(wheel: int) -> None:
     if wheel not in _WHEEL_LOCATIONS:
         raise WorldError(
             f"wheel location {wheel} is not one of 0 FL_Wheel, 1 FR_Wheel, 2 BL_Wheel, 3 BR_Wheel"
         )
+
+
+def wheel_steer_angle(world: World, actor_id: int, wheel: int) -> float:
+    """``get_wheel_steer_angle`` [deg]: the front wheels' current angle, 0 for the rear."""
+    actor = _vehicle(world, actor_id)
+    _check_wheel(wheel)
     if wheel not in _FRONT_WHEELS:
         return 0.0
     return math.degrees(world.fleet.wheel_angle(actor.slot))

@@ -290,6 +290,14 @@ def test_ackermann_control_telemetry_and_cosimulation_calls(server: ServerProces
                 'load': t.wheels[0].tire_load,
             }
             result['mass'] = car.get_physics_control().mass
+            wheels = carla.VehicleWheelLocation
+            pitch = [car.get_wheel_pitch_angle(wheels.FL_Wheel)]
+            world.tick()
+            pitch.append(car.get_wheel_pitch_angle(wheels.FL_Wheel))
+            car.set_wheel_pitch_angle(wheels.BR_Wheel, 33.0)
+            pitch.append(car.get_wheel_pitch_angle(wheels.BR_Wheel))
+            result['pitch'] = pitch
+            result['radius'] = car.get_physics_control().wheels[0].radius
             car.apply_ackermann_control(carla.VehicleAckermannControl(steer=0.3, speed=4.0))
             for _ in range(10):
                 world.tick()
@@ -317,6 +325,11 @@ def test_ackermann_control_telemetry_and_cosimulation_calls(server: ServerProces
     assert t["wheels"] == 4 and t["omega"] > 5.0
     assert abs(t["load"] - result["mass"] * 9.81 / 4) < 1.0
     assert result["yaw_rate"] > 5.0, "a positive Ackermann steer turns right"
+    before, after, set_back = result["pitch"]
+    turned = (before - after) % 360.0  # rolling forward turns the wheel nose-down
+    expected = math.degrees(4.0 * 0.05 / (result["radius"] / 100.0))
+    assert abs(turned - expected) < 1.0
+    assert abs(set_back - 33.0) < 1e-3
     assert result["batch_errors"] == []
     assert abs(result["stopped"]) < 0.05
     assert result["alive"]
