@@ -119,6 +119,7 @@ class World:
         self.road_map = road_map
         self.collisions = CollisionSystem(road_map)
         self.map_layers = map_layers
+        self.imu_gravity = 9.81  # CARLA keeps it in the game mode, which a new map replaces
         if reset_settings:
             self.settings = WorldSettings()
         self.episode_id = (self.episode_id + 1 + self.rng.getrandbits(16)) & ((1 << 63) - 1)

@@ -75,3 +75,10 @@ def test_angular_impulse_uses_unreal_units_and_the_box_inertia(world: World) -> 
     world.tick(0.05)
     assert world.fleet.angular_velocity[actor.slot, 2] == pytest.approx(10.0, rel=1e-6)
     world.destroy(car)
+
+
+def test_a_new_map_resets_the_imu_gravity() -> None:
+    fresh = World(MapCatalog(), default_library(), DEFAULT_MAP)
+    fresh.imu_gravity = 1.62
+    fresh.load_map(DEFAULT_MAP, reset_settings=True)
+    assert fresh.imu_gravity == 9.81
