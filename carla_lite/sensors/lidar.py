@@ -16,8 +16,9 @@ its random drop-off (``dropoff_general_rate`` of the rays never cast; below
 along the ray (``noise_stddev``). The semantic lidar keeps every hit and reports the cosine of
 the incidence angle, the hit actor's id (0: the static world) and its semantic tag.
 
-Random numbers come from one numpy Generator per sensor seeded with ``(noise_seed, actor id)``:
-the same world replays the same points.
+Random numbers come from one numpy Generator per sensor seeded with ``noise_seed`` (not the
+actor id, which grows with every respawn): an episode replayed after a reset gives the same
+points.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class _RayCastLidar(Sensor):
         self.lower_fov = bounded(spec, "lower_fov", -30.0, -90.0, 90.0)
         self.horizontal_fov = bounded(spec, "horizontal_fov", 360.0, 0.0, 360.0, low_open=True)
         seed = int(bounded(spec, "noise_seed", 0, integer=True))
-        self.rng = np.random.default_rng([seed & 0xFFFFFFFF, spec.actor_id])
+        self.rng = np.random.default_rng(seed & 0xFFFFFFFF)
         step = (
             0.0 if self.channels == 1 else (self.upper_fov - self.lower_fov) / (self.channels - 1)
         )

@@ -13,7 +13,8 @@ reaches that plane at most. Every hit, static world included, is a detection:
   closing in is negative). The sensor moves with its parent (its velocity plus the yaw-rate
   swing of the mount); the static world stands still.
 
-Rays come from one numpy Generator per sensor seeded with ``(noise_seed, actor id)``.
+Rays come from one numpy Generator per sensor seeded with ``noise_seed`` (not the actor id,
+which grows with every respawn): an episode replayed after a reset casts the same rays.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Radar(Sensor):
         self.range = bounded(spec, "range", 100.0, 0.0, low_open=True)
         self.points_per_second = bounded(spec, "points_per_second", 1500, 0, integer=True)
         seed = int(bounded(spec, "noise_seed", 0, integer=True))
-        self.rng = np.random.default_rng([seed & 0xFFFFFFFF, spec.actor_id])
+        self.rng = np.random.default_rng(seed & 0xFFFFFFFF)
         self._half_width = math.tan(math.radians(self.horizontal_fov / 2.0)) * self.range
         self._half_height = math.tan(math.radians(self.vertical_fov / 2.0)) * self.range
         self._elapsed = 0.0

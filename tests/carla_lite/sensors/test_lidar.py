@@ -226,15 +226,16 @@ def test_dropoff_and_noise(flat_map: Any) -> None:
     np.testing.assert_allclose(unit, exact / np.linalg.norm(exact, axis=1)[:, None], atol=1e-5)
 
 
-def test_same_actor_same_points(flat_map: Any) -> None:
+def test_same_noise_seed_same_points_after_a_respawn(flat_map: Any) -> None:
     world = World(flat_map, poses={SENSOR: (0.0, 0.0, 2.0, 0.0, 0.0, 0.0), 101: (0, 0, 2.0)})
     attributes: dict[str, Any] = dict(
         channels=8, range=100, points_per_second=16000, upper_fov=-5, lower_fov=-40,
         noise_stddev=0.1,
     )  # fmt: skip
     runs = []
-    for actor_id in (SENSOR, SENSOR, 101):
-        sensor = RayCastLidar(spec(LIDAR, actor_id, **attributes))
+    # A respawned sensor (a new actor id) replays its points; another noise_seed does not.
+    for actor_id, seed in ((SENSOR, 0), (101, 0), (SENSOR, 7)):
+        sensor = RayCastLidar(spec(LIDAR, actor_id, noise_seed=seed, **attributes))
         runs.append(measure_lidar(sensor, world).points)
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0].shape != runs[2].shape or not np.array_equal(runs[0], runs[2])

@@ -122,9 +122,12 @@ def test_points_per_tick_and_reproducibility(flat_map: Any) -> None:
         sensor = Radar(spec(RADAR, SENSOR, points_per_second=1500))
         runs.append(detect(sensor, world, dt=0.1))
     np.testing.assert_array_equal(runs[0], runs[1])
-    other = detect(Radar(spec(RADAR, 101, points_per_second=1500)), World(
+    respawned = World(
         flat_map, poses={101: (0.0, 0.0, 1.0, 0.0, 0.0, 0.0)}, boxes=[Box(CAR_ID, x=30.0)]
-    ), dt=0.1)  # fmt: skip
+    )
+    again = detect(Radar(spec(RADAR, 101, points_per_second=1500)), respawned, dt=0.1)
+    np.testing.assert_array_equal(runs[0], again)  # a new actor id, the same noise_seed
+    other = detect(Radar(spec(RADAR, SENSOR, points_per_second=1500, noise_seed=7)), world, dt=0.1)
     assert not np.array_equal(runs[0], other)
     # Of the 150 rays of a 0.1 s tick, those pointing up and missing the car find nothing.
     _, azimuth, altitude, depth = runs[0].T
