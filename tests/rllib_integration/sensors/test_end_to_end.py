@@ -1,8 +1,8 @@
 """Sensors through the official carla client against carla_lite.
 
-carla_lite streams collision events and the client computes lane invasions today; cameras,
-lidars, radar, GNSS and IMU spawn, attach and are destroyed but send no data yet. Every
-scenario runs in a client subprocess (the official client can abort its process).
+carla_lite streams every server-side sensor (cameras, LiDARs, radar, GNSS, IMU, collision,
+obstacle); the client computes lane invasions. Every scenario runs in a client subprocess
+(the official client can abort its process).
 """
 
 from __future__ import annotations
