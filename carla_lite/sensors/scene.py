@@ -15,6 +15,7 @@ sidewalks, terrain) and curbs face the road: renderers may cull back faces.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import weakref
@@ -205,26 +206,32 @@ def _boxes(
     return verts, tris
 
 
-def _rectangles(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Greedy cover of a boolean grid by rectangles: (N, 4) row0, col0, row1, col1 (exclusive)."""
-    out: list[tuple[int, int, int, int]] = []
-    open_runs: dict[tuple[int, int], int] = {}
-    rows = mask.shape[0]
-    padded = np.zeros((rows, mask.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    steps = np.diff(padded, axis=1)
+def _rectangles(labels: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Greedy cover of a labelled grid (0: empty) by rectangles of one label each.
+
+    Returns (N, 5): row0, col0, row1, col1 (exclusive), label.
+    """
+    out: list[tuple[int, int, int, int, int]] = []
+    open_runs: dict[tuple[int, int, int], int] = {}
+    grid = np.asarray(labels, dtype=np.int64)
+    rows, cols = grid.shape
+    padded = np.zeros((rows, cols + 2), dtype=np.int64)
+    padded[:, 1:-1] = grid
+    change = padded[:, 1:] != padded[:, :-1]  # a run starts or ends before column j
     for r in range(rows + 1):
-        runs: set[tuple[int, int]] = set()
+        runs: set[tuple[int, int, int]] = set()
         if r < rows:
-            starts = np.flatnonzero(steps[r] == 1)
-            ends = np.flatnonzero(steps[r] == -1)
-            runs = set(zip(starts.tolist(), ends.tolist(), strict=True))
+            bounds = np.flatnonzero(change[r])
+            for c0, c1 in itertools.pairwise(bounds.tolist()):
+                label = int(grid[r, c0])
+                if label:
+                    runs.add((c0, c1, label))
         for run in list(open_runs):
             if run not in runs:
-                out.append((open_runs.pop(run), run[0], r, run[1]))
+                out.append((open_runs.pop(run), run[0], r, run[1], run[2]))
         for run in runs:
             open_runs.setdefault(run, r)
-    return np.array(out, dtype=np.int64).reshape(-1, 4)
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
 
 
 # ---------------------------------------------------------------------------------- road marks
@@ -477,7 +484,7 @@ def _junction_paving(b: _Builder, road_map: RoadMap) -> None:
         ys = lo[1] + (np.arange(ny) + 0.5) * cell
         gx, gy = np.meshgrid(xs, ys)
         paved = road_map.surface(gx.ravel(), gy.ravel()).reshape(ny, nx) == SURFACE_DRIVING
-        rects = _rectangles(paved)
+        rects = _rectangles(paved)[:, :4]
         if not len(rects):
             continue
         x0 = lo[0] + rects[:, 1] * cell
@@ -537,25 +544,92 @@ def _buildings(b: _Builder, road_map: RoadMap) -> None:
     paved = fine.reshape(ny, 4, nx, 4).any(axis=(1, 3))
     near = _dilate(paved, BUILDING_SETBACK)
     band = _dilate(paved, BUILDING_SETBACK + BUILDING_DEPTH) & ~near
-    rects = _rectangles(band)
-    if not len(rects):
+    # Buildings: the band cut along a lattice of BUILDING_MAX_SIDE cells; each lattice cell
+    # has one height and colour, so its pieces need no walls between them.
+    side = BUILDING_MAX_SIDE
+    lattice_cols = nx // side + 1
+    rows, cols = np.indices((ny, nx))
+    cells = (rows // side) * lattice_cols + cols // side
+    found = _rectangles(np.where(band, cells + 1, 0))
+    if not len(found):
         return
-    pieces = []
-    for r0, c0, r1, c1 in rects.tolist():
-        for rr in range(r0, r1, BUILDING_MAX_SIDE):
-            for cc in range(c0, c1, BUILDING_MAX_SIDE):
-                pieces.append(
-                    (rr, cc, min(rr + BUILDING_MAX_SIDE, r1), min(cc + BUILDING_MAX_SIDE, c1))
-                )
-    rect = np.array(pieces, dtype=np.float64)
+    rect, lattice = found[:, :4], found[:, 4] - 1
     rng = np.random.default_rng(zlib.crc32(road_map.name.encode()))
-    heights = rng.uniform(*BUILDING_HEIGHTS, size=len(rect))
-    lo = np.stack((x0 + rect[:, 1] * cell, y0 + rect[:, 0] * cell, np.full(len(rect), -0.5)), 1)
-    hi = np.stack((x0 + rect[:, 3] * cell, y0 + rect[:, 2] * cell, heights), 1)
-    verts, tris = _boxes(lo, hi)
-    colors = _BUILDING_RGB[rng.integers(0, len(_BUILDING_RGB), size=len(rect))]
-    colors = np.repeat(colors, len(tris) // len(rect), axis=0)
-    b.add(verts, tris, TAG_BUILDING, colors, facing=None)
+    lattice_heights = rng.uniform(*BUILDING_HEIGHTS, size=(ny // side + 1) * lattice_cols)
+    lattice_colors = rng.integers(0, len(_BUILDING_RGB), size=len(lattice_heights))
+    heights = lattice_heights[lattice]
+    colors = _BUILDING_RGB[lattice_colors[lattice]]
+    # Roofs: one quad per building.
+    x_lo, x_hi = x0 + rect[:, 1] * cell, x0 + rect[:, 3] * cell
+    y_lo, y_hi = y0 + rect[:, 0] * cell, y0 + rect[:, 2] * cell
+    roofs = np.stack(
+        (np.stack((x_lo, y_lo, heights), 1), np.stack((x_hi, y_lo, heights), 1),
+         np.stack((x_hi, y_hi, heights), 1), np.stack((x_lo, y_hi, heights), 1)), axis=1,
+    )  # fmt: skip
+    quad = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32)
+    base = (4 * np.arange(len(rect), dtype=np.uint32))[:, None, None]
+    b.add(roofs.reshape(-1, 3), (quad[None] + base).reshape(-1, 3), TAG_BUILDING,
+          np.repeat(colors, 2, axis=0))  # fmt: skip
+    # Walls: only where a building meets a lower neighbour (or open ground), merged along
+    # each grid line while the building and the neighbour's height stay the same.
+    piece = np.where(band, cells, -1)  # the lattice cell of each building cell
+    top = np.where(piece >= 0, lattice_heights[np.maximum(piece, 0)], -np.inf)
+    for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        _walls(
+            b, piece, top, lattice_heights, _BUILDING_RGB[lattice_colors], (dr, dc), (x0, y0, cell)
+        )
+
+
+def _walls(
+    b: _Builder,
+    piece: NDArray[np.int64],
+    top: NDArray[np.float64],
+    heights: NDArray[np.float64],
+    colors: NDArray[np.uint8],
+    step: tuple[int, int],
+    grid: tuple[float, float, float],
+) -> None:
+    """The walls of buildings facing one grid direction ``step`` = (d row, d column)."""
+    dr, dc = step
+    x0, y0, cell = grid
+    ny, nx = piece.shape
+    padded = np.pad(top, 1, constant_values=-np.inf)
+    other = padded[1 + dr : 1 + dr + ny, 1 + dc : 1 + dc + nx]
+    wall = (piece >= 0) & (top > other)
+    floor = np.where(np.isfinite(other), other, -0.5)
+    if dc:  # walls on column lines run along rows: make rows the last axis
+        wall, owner, low = wall.T, piece.T, floor.T
+    else:
+        owner, low = piece, floor
+    same = np.zeros_like(wall)
+    same[:, 1:] = (
+        wall[:, 1:] & wall[:, :-1] & (owner[:, 1:] == owner[:, :-1]) & (low[:, 1:] == low[:, :-1])
+    )
+    starts = wall & ~same
+    ends = wall & ~np.concatenate((same[:, 1:], np.zeros_like(same[:, :1])), axis=1)
+    line, first = np.nonzero(starts)
+    _, last = np.nonzero(ends)
+    if not len(line):
+        return
+    who = owner[line, first]
+    z0, z1 = low[line, first], heights[who]
+    if dc:  # a wall on the line x = column edge, from row ``first`` to row ``last + 1``
+        x = x0 + (line + (1 if dc > 0 else 0)) * cell
+        a = np.stack((x, y0 + first * cell), 1)
+        c = np.stack((x, y0 + (last + 1) * cell), 1)
+    else:
+        y = y0 + (line + (1 if dr > 0 else 0)) * cell
+        a = np.stack((x0 + first * cell, y), 1)
+        c = np.stack((x0 + (last + 1) * cell, y), 1)
+    corners = np.stack(
+        (np.column_stack((a, z0)), np.column_stack((c, z0)),
+         np.column_stack((c, z1)), np.column_stack((a, z1))), axis=1,
+    )  # fmt: skip
+    quad = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32)
+    base = (4 * np.arange(len(line), dtype=np.uint32))[:, None, None]
+    facing = np.array([dc, dr, 0.0])  # column steps move along x, row steps along y
+    b.add(corners.reshape(-1, 3), (quad[None] + base).reshape(-1, 3), TAG_BUILDING,
+          np.repeat(colors[who], 2, axis=0), facing)  # fmt: skip
 
 
 def _poles(b: _Builder, sites: list[NDArray[np.float64]]) -> None:
