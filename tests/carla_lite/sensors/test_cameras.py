@@ -313,3 +313,50 @@ def test_camera_measurements_encode(road_map: RoadMap, street: dict) -> None:
     assert _header(message) == (serializers.SensorType.DVS_CAMERA, 4)
     assert len(message) == 48 + 12 + 3 * 13
     assert struct.unpack_from("<HHq?", message, 48 + 12 + 13) == (2, 0, 6, False)
+
+
+def test_many_bodies_cars_and_walkers(road_map: RoadMap, street: dict) -> None:
+    """More bodies than the first instance buffers hold; walkers keep their own tag."""
+    n = 40
+    distances = 8.0 + 5.0 * np.arange(n)
+    poses = np.array(
+        [(*ahead(street["car"], float(d) - 10.0), *street["car"][2:]) for d in distances]
+    )
+    is_walker = np.arange(n) % 2 == 0
+    bodies = Bodies(
+        ids=np.arange(500, 500 + n, dtype=np.uint32),
+        pose=poses,
+        velocity=np.zeros((n, 3)),
+        box_center=np.where(is_walker[:, None], [[0.0, 0.0, 0.9]], [[0.0, 0.0, 0.75]]),
+        box_extent=np.where(is_walker[:, None], [[0.3, 0.3, 0.9]], [list(CAR_EXTENT)]),
+        semantic_tag=np.where(is_walker, 12, 14).astype(np.uint8),
+        color=np.full((n, 3), 120, np.uint8),
+    )
+    frame = make_frame(road_map, street["camera"], bodies)
+    sem = image(
+        SemanticSegmentationCamera(spec("sensor.camera.semantic_segmentation")).measure(frame)
+    )
+    # The first body (a walker, 8 m ahead) hides the rest at the image centre.
+    assert sem[H // 2, W // 2, 2] == 12
+    inst = image(
+        InstanceSegmentationCamera(spec("sensor.camera.instance_segmentation")).measure(frame)
+    )
+    b, g = int(inst[H // 2, W // 2, 0]), int(inst[H // 2, W // 2, 1])
+    assert (b << 8) | g == 500
+    fewer = make_frame(road_map, street["camera"], car(street["car"]))
+    sem = image(
+        SemanticSegmentationCamera(spec("sensor.camera.semantic_segmentation")).measure(fewer)
+    )
+    assert sem[H // 2, W // 2, 2] == 14  # back to one car: no stale instances drawn
+
+
+def test_fog_hides_the_distance(road_map: RoadMap, street: dict) -> None:
+    cam = RgbCamera(spec("sensor.camera.rgb"))
+    clear = image(cam.measure(make_frame(road_map, street["camera"])))
+    foggy_weather = list(NOON)
+    foggy_weather[6] = 100.0  # fog_density
+    foggy = image(cam.measure(make_frame(road_map, street["camera"], weather=tuple(foggy_weather))))
+    # Near the horizon (far away) the foggy image is flat; near the camera it is not fogged.
+    horizon = foggy[H // 2 - 3 : H // 2 + 3, :, :3].astype(float)
+    assert horizon.std() < clear[H // 2 - 3 : H // 2 + 3, :, :3].astype(float).std()
+    assert np.abs(foggy[H - 1].astype(int) - clear[H - 1].astype(int)).max() < 40
