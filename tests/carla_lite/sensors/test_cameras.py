@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -360,3 +361,18 @@ def test_fog_hides_the_distance(road_map: RoadMap, street: dict) -> None:
     horizon = foggy[H // 2 - 3 : H // 2 + 3, :, :3].astype(float)
     assert horizon.std() < clear[H // 2 - 3 : H // 2 + 3, :, :3].astype(float).std()
     assert np.abs(foggy[H - 1].astype(int) - clear[H - 1].astype(int)).max() < 40
+
+
+def test_cameras_render_from_any_thread(road_map: RoadMap, street: dict) -> None:
+    """RPC handlers tick the world on their own threads: the context follows the caller."""
+    cam = DepthCamera(spec("sensor.camera.depth"))
+    frame = make_frame(road_map, street["camera"], car(street["car"]))
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(image(cam.measure(frame))))]
+    threads.append(threading.Thread(target=lambda: results.append(image(cam.measure(frame)))))
+    for t in threads:
+        t.start()
+        t.join()
+    results.append(image(cam.measure(frame)))
+    assert len(results) == 3
+    assert all(np.array_equal(results[0], r) for r in results[1:])
