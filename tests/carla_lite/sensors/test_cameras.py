@@ -376,3 +376,20 @@ def test_cameras_render_from_any_thread(road_map: RoadMap, street: dict) -> None
     results.append(image(cam.measure(frame)))
     assert len(results) == 3
     assert all(np.array_equal(results[0], r) for r in results[1:])
+
+
+def test_missing_egl_fails_the_spawn_naming_the_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import moderngl
+
+    from carla_lite.sensors import gl_renderer
+
+    def no_egl(**_kwargs: object) -> None:
+        raise OSError("libEGL.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(gl_renderer, "_RENDERER", None)
+    monkeypatch.setattr(moderngl, "create_standalone_context", no_egl)
+    with pytest.raises(SensorConfigError) as info:
+        RgbCamera(spec("sensor.camera.rgb"))
+    message = str(info.value)
+    assert "sensor.camera.rgb" in message and "libEGL.so.1" in message
+    assert "libegl1 libegl-mesa0 libgl1-mesa-dri" in message
