@@ -35,7 +35,7 @@ __all__ = [
     "SemanticSegmentationCamera",
 ]
 
-MAX_IMAGE_SIDE = 8192  # [px] within every OpenGL 3.3 renderbuffer limit llvmpipe has
+MAX_IMAGE_SIDE = 8192  # [px] well inside llvmpipe's renderbuffer limit (16384)
 #: ``sensor::data::DVSEvent`` (13 B, packed): x, y [px], t [ns], polarity.
 DVS_EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("pol", "?")])
 
@@ -58,7 +58,12 @@ class _Camera(Sensor):
         except RenderError as e:
             raise SensorConfigError(f"{spec.blueprint_id}: {e}") from e
 
-    def _render(self, frame: SensorFrame, mode: str, previous: tuple | None = None) -> NDArray:
+    def _render(
+        self,
+        frame: SensorFrame,
+        mode: str,
+        previous: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+    ) -> NDArray:
         return renderer().render(
             mode,
             frame.road_map,

@@ -1,9 +1,11 @@
 """Camera images by rasterisation: moderngl on a headless EGL context (Mesa llvmpipe on CPU).
 
 One renderer per process (``renderer()``), created on first use. The static scene of the
-loaded map (``scene.static_scene``) lives in one GPU buffer drawn with one call; the bodies
-of a frame are two instanced draws (vehicle and walker shapes) whose per-body transforms
-are uploaded once per frame. Framebuffers are reused per image size.
+loaded map (``scene.static_scene``) lives in one GPU buffer, sorted into 80 m tiles: each
+image draws the tiles inside the camera's frustum, nearest first, in one multi-draw call.
+The bodies of a frame are two instanced draws (vehicle and walker shapes) whose per-body
+transforms are uploaded once per frame. Back faces are culled; framebuffers are reused per
+image size. llvmpipe rasterises in the calling thread unless ``LP_NUM_THREADS`` is set.
 
 Every output is rendered straight into the byte layout the wire wants, so a readback is
 the whole post-processing: rows come out top-down (the projection flips y) and colours as
@@ -51,7 +53,6 @@ __all__ = ["MODES", "Lighting", "RenderError", "Renderer", "camera_matrices", "r
 MODES = ("rgb", "depth", "semantic", "instance", "normals", "flow")
 NEAR_CLIP = 0.1  # [m] as CARLA's cameras (10 cm)
 FAR_CLIP = 3000.0  # [m] beyond the terrain plane's edge seen from inside the map
-DEPTH_RANGE = 1000.0  # [m] CARLA's depth encoding covers 0..1000 m
 _EGL_PACKAGES = "libegl1 libegl-mesa0 libgl1-mesa-dri"
 
 
@@ -704,7 +705,7 @@ class Renderer:
             raise ValueError(f"render mode {mode!r} is not one of {MODES}")
         cam = camera_matrices(pose, width, height, fov)
         with self.lock, self.ctx:
-            return self._render(mode, road_map, bodies, cam, width, height, weather, pose, previous)
+            return self._render(mode, road_map, bodies, cam, width, height, fov, weather, previous)
 
     def _render(
         self,
@@ -714,8 +715,8 @@ class Renderer:
         cam: CameraMatrices,
         width: int,
         height: int,
+        fov: float,
         weather: tuple[float, ...],
-        pose: NDArray[np.float64],
         previous: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
     ) -> NDArray[Any]:
         ctx = self.ctx
@@ -734,9 +735,7 @@ class Renderer:
         self._upload_bodies(bodies)
         prev_vp = cam.view_proj
         if flow and previous is not None:
-            prev_vp = camera_matrices(
-                previous[0], width, height, math.degrees(2 * math.atan(cam.tan_half[0]))
-            ).view_proj
+            prev_vp = camera_matrices(previous[0], width, height, fov).view_proj
         uniforms: dict[str, Any] = {
             "u_vp": _gl(cam.view_proj),
             "u_prev_vp": _gl(prev_vp),
