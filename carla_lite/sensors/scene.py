@@ -410,25 +410,32 @@ def _pole_sites(
     return _xyz(geom, sp, t, zz)
 
 
-def _mark_strip(
+def _mark_strips(
     geom: RoadGeometry,
     index: int,
     lane_id: int,
     s: NDArray,
     offset: float,
     width: float,
-    z: NDArray,
 ) -> tuple[NDArray, NDArray] | None:
-    edges = geom.lane_edges(index, s)
+    """Paint strips along a lane boundary: one strip per row of ``s`` (D, k), k >= 2."""
+    flat = s.ravel()
+    edges = geom.lane_edges(index, flat)
     if lane_id == 0:
-        t = geom.lane_offset.value(s)
+        t = geom.lane_offset.value(flat)
     elif lane_id in edges:
         t = edges[lane_id][1]
     else:
         return None
     t = t + offset
-    lift = z + MARK_LIFT
-    return _strip(_xyz(geom, s, t - 0.5 * width, lift), _xyz(geom, s, t + 0.5 * width, lift))
+    z = geom.elevation.value(flat) + MARK_LIFT
+    left = _xyz(geom, flat, t - 0.5 * width, z).reshape(*s.shape, 3)
+    right = _xyz(geom, flat, t + 0.5 * width, z).reshape(*s.shape, 3)
+    dashes, k = s.shape
+    _, tris = _strip(left[0], right[0])  # the layout of one strip
+    base = (2 * k * np.arange(dashes, dtype=np.uint32))[:, None, None]
+    all_verts = np.concatenate((left, right), axis=1).reshape(-1, 3)
+    return all_verts, (tris[None] + base).reshape(-1, 3)
 
 
 def _lane_marks(b: _Builder, geom: RoadGeometry, index: int, marks: dict[int, list[_Mark]]) -> None:
@@ -452,9 +459,8 @@ def _lane_marks(b: _Builder, geom: RoadGeometry, index: int, marks: dict[int, li
             for part, offset in zip(parts, offsets, strict=True):
                 if part == "solid":
                     inside = s_all[(s_all > m0) & (s_all < m1)]
-                    s = np.concatenate(([m0], inside, [m1]))
-                    z = geom.elevation.value(s)
-                    strip = _mark_strip(geom, index, lane_id, s, offset, mark.width, z)
+                    s = np.concatenate(([m0], inside, [m1]))[None, :]
+                    strip = _mark_strips(geom, index, lane_id, s, offset, mark.width)
                     if strip is not None:
                         b.add(*strip, TAG_ROADLINE, mark.color)
                 else:
@@ -466,11 +472,9 @@ def _lane_marks(b: _Builder, geom: RoadGeometry, index: int, marks: dict[int, li
                         s = np.stack((starts, 0.5 * (starts + ends), ends), axis=1)
                     else:
                         s = np.stack((starts, ends), axis=1)
-                    z = geom.elevation.value(s.ravel()).reshape(s.shape)
-                    for row, zrow in zip(s, z, strict=True):
-                        strip = _mark_strip(geom, index, lane_id, row, offset, mark.width, zrow)
-                        if strip is not None:
-                            b.add(*strip, TAG_ROADLINE, mark.color)
+                    strip = _mark_strips(geom, index, lane_id, s, offset, mark.width)
+                    if strip is not None:
+                        b.add(*strip, TAG_ROADLINE, mark.color)
 
 
 def _junction_paving(b: _Builder, road_map: RoadMap) -> None:
