@@ -53,6 +53,7 @@ __all__ = ["MODES", "Lighting", "RenderError", "Renderer", "camera_matrices", "r
 MODES = ("rgb", "depth", "semantic", "instance", "normals", "flow")
 NEAR_CLIP = 0.1  # [m] as CARLA's cameras (10 cm)
 FAR_CLIP = 3000.0  # [m] beyond the terrain plane's edge seen from inside the map
+MAX_FRAMEBUFFERS = 8  # image sizes kept ready at once
 _EGL_PACKAGES = "libegl1 libegl-mesa0 libgl1-mesa-dri"
 
 
@@ -531,7 +532,8 @@ class Renderer:
         self._moderngl = moderngl
         self.lock = threading.Lock()
         self._programs: dict[tuple[str, str], Any] = {}
-        self._fbos: dict[tuple[int, int, bool], Any] = {}
+        # (width, height, flow) -> (framebuffer, colour buffer, depth buffer)
+        self._fbos: dict[tuple[int, int, bool], tuple[Any, Any, Any]] = {}
         self._static_map: RoadMap | None = None
         self._static_vbo: Any = None
         self._static_vaos: dict[str, Any] = {}
@@ -574,17 +576,21 @@ class Renderer:
 
     def _framebuffer(self, width: int, height: int, flow: bool) -> Any:
         key = (width, height, flow)
-        fbo = self._fbos.get(key)
-        if fbo is None:
+        held = self._fbos.get(key)
+        if held is None:
+            if len(self._fbos) >= MAX_FRAMEBUFFERS:  # release the oldest size
+                for item in self._fbos.pop(next(iter(self._fbos))):
+                    item.release()
             ctx = self.ctx
             color = (
                 ctx.renderbuffer((width, height), 2, dtype="f4")
                 if flow
                 else ctx.renderbuffer((width, height), 4)
             )
-            fbo = ctx.framebuffer([color], ctx.depth_renderbuffer((width, height)))
-            self._fbos[key] = fbo
-        return fbo
+            depth = ctx.depth_renderbuffer((width, height))
+            held = (ctx.framebuffer([color], depth), color, depth)
+            self._fbos[key] = held
+        return held[0]
 
     def _static_vao(self, road_map: RoadMap, mode: str) -> Any:
         if road_map is not self._static_map:

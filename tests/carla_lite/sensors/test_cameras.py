@@ -393,3 +393,18 @@ def test_missing_egl_fails_the_spawn_naming_the_packages(monkeypatch: pytest.Mon
     message = str(info.value)
     assert "sensor.camera.rgb" in message and "libEGL.so.1" in message
     assert "libegl1 libegl-mesa0 libgl1-mesa-dri" in message
+
+
+def test_many_image_sizes_reuse_a_bounded_set_of_framebuffers(
+    road_map: RoadMap, street: dict
+) -> None:
+    from carla_lite.sensors.gl_renderer import MAX_FRAMEBUFFERS, renderer
+
+    frame = make_frame(road_map, street["camera"], car(street["car"]))
+    for width in range(40, 40 + 2 * MAX_FRAMEBUFFERS):
+        cam = SemanticSegmentationCamera(
+            spec("sensor.camera.semantic_segmentation", image_size_x=str(width))
+        )
+        sem = image(cam.measure(frame))
+        assert sem.shape == (H, width, 4) and sem[H // 2, width // 2, 2] == 14
+    assert len(renderer()._fbos) <= MAX_FRAMEBUFFERS
