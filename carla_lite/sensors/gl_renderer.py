@@ -706,12 +706,23 @@ class Renderer:
 
         Returns:
             ``(height, width, 4) uint8`` BGRA, or ``(height, width, 2) float32`` for flow.
+
+        Raises:
+            ValueError: an unknown mode.
+            RenderError: OpenGL failed (out of memory for the image, a driver error).
         """
         if mode not in MODES:
             raise ValueError(f"render mode {mode!r} is not one of {MODES}")
         cam = camera_matrices(pose, width, height, fov)
         with self.lock, self.ctx:
-            return self._render(mode, road_map, bodies, cam, width, height, fov, weather, previous)
+            try:
+                return self._render(
+                    mode, road_map, bodies, cam, width, height, fov, weather, previous
+                )
+            except self._moderngl.Error as e:
+                raise RenderError(
+                    f"OpenGL failed to render a {width}x{height} {mode} image: {e}"
+                ) from e
 
     def _render(
         self,
