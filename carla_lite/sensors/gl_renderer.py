@@ -28,6 +28,7 @@ for the duration of the call, so any thread may call it.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import threading
@@ -49,6 +50,8 @@ from carla_lite.sensors.scene import (
 )
 
 __all__ = ["MODES", "Lighting", "RenderError", "Renderer", "camera_matrices", "renderer"]
+
+log = logging.getLogger(__name__)
 
 MODES = ("rgb", "depth", "semantic", "instance", "normals", "flow")
 NEAR_CLIP = 0.1  # [m] as CARLA's cameras (10 cm)
@@ -560,6 +563,12 @@ class Renderer:
             self._tiles: _StaticTiles | None = None
         with ctx:
             self.info = {k: str(v) for k, v in ctx.info.items() if isinstance(v, str)}
+        log.info(
+            "cameras render with %s (OpenGL %s, LP_NUM_THREADS=%s)",
+            self.info.get("GL_RENDERER"),
+            self.info.get("GL_VERSION"),
+            os.environ.get("LP_NUM_THREADS"),
+        )
 
     # -- resources -----------------------------------------------------------------------------
 
