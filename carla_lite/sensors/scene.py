@@ -3,9 +3,10 @@
 ``static_scene(road_map)`` builds (once per ``RoadMap`` object) the triangles that cameras
 draw and ray casts hit: every lane as a strip (roads, raised sidewalks with curbs), the
 junction paving, lane markings from the OpenDRIVE ``roadMark`` records (centre and edge
-lines where a road has none), a terrain plane, buildings extruded in the off-road areas
-behind the sidewalks, and poles along the sidewalks. ``body_mesh(bodies)`` places a simple
-vehicle shape (body and cabin) or a walker box at every body's pose.
+lines where a road has none), a terrain plane, buildings (and some blocks of trees)
+extruded in the off-road band behind the sidewalks, and poles along the sidewalks.
+``body_mesh(bodies)`` places a simple vehicle shape (body and cabin) or a walker box at
+every body's pose.
 
 CARLA frame throughout: x forward, y right, z up, yaw degrees from +x towards +y.
 Semantic tags are CARLA 0.9.16's (``TAG_*``). Triangles are wound so that
@@ -42,6 +43,7 @@ __all__ = [
     "TAG_SIDEWALK",
     "TAG_SKY",
     "TAG_TERRAIN",
+    "TAG_VEGETATION",
     "VEHICLE_TAGS",
     "body_mesh",
     "body_transforms",
@@ -54,6 +56,7 @@ TAG_ROAD = 1
 TAG_SIDEWALK = 2
 TAG_BUILDING = 3
 TAG_POLE = 6
+TAG_VEGETATION = 9
 TAG_TERRAIN = 10
 TAG_SKY = 11
 TAG_PEDESTRIAN = 12
@@ -75,6 +78,8 @@ BUILDING_SETBACK = 2  # cells between paved surface and buildings
 BUILDING_DEPTH = 7  # cells of buildings behind the setback
 BUILDING_MAX_SIDE = 12  # cells: longer blocks are cut into several buildings
 BUILDING_HEIGHTS = (6.0, 28.0)  # [m]
+PARK_SHARE = 0.15  # of the lattice cells behind sidewalks hold trees, not a building
+TREE_HEIGHTS = (4.0, 9.0)  # [m] tops of those blocks of trees
 POLE_SPACING = 40.0  # [m] along sidewalks
 POLE_HEIGHT = 6.0  # [m]
 POLE_HALF = 0.1  # [m] half width
@@ -86,6 +91,7 @@ _TERRAIN_RGB = (92, 118, 62)
 _POLE_RGB = (92, 92, 98)
 _WHITE_RGB = (228, 228, 222)
 _YELLOW_RGB = (222, 178, 40)
+_TREE_RGB = np.array([(58, 96, 40), (70, 110, 48), (52, 84, 44)], dtype=np.uint8)
 _BUILDING_RGB = np.array(
     [(150, 140, 130), (172, 160, 140), (122, 112, 106), (182, 172, 160), (140, 120, 100),
      (110, 116, 126), (160, 150, 120)],
@@ -533,7 +539,7 @@ def _dilate(mask: NDArray[np.bool_], steps: int) -> NDArray[np.bool_]:
 
 
 def _buildings(b: _Builder, road_map: RoadMap) -> None:
-    """Blocks of buildings in the off-road band behind the sidewalks."""
+    """Blocks of buildings (and of trees) in the off-road band behind the sidewalks."""
     cell = BUILDING_CELL
     margin = cell * (BUILDING_SETBACK + BUILDING_DEPTH + 2)
     xmin, ymin, xmax, ymax = road_map.bounds
@@ -558,11 +564,21 @@ def _buildings(b: _Builder, road_map: RoadMap) -> None:
     if not len(found):
         return
     rect, lattice = found[:, :4], found[:, 4] - 1
+    # Each lattice cell: a building, or (PARK_SHARE of them) a block of trees.
     rng = np.random.default_rng(zlib.crc32(road_map.name.encode()))
-    lattice_heights = rng.uniform(*BUILDING_HEIGHTS, size=(ny // side + 1) * lattice_cols)
-    lattice_colors = rng.integers(0, len(_BUILDING_RGB), size=len(lattice_heights))
+    count = (ny // side + 1) * lattice_cols
+    park = rng.random(count) < PARK_SHARE
+    lattice_heights = np.where(
+        park, rng.uniform(*TREE_HEIGHTS, size=count), rng.uniform(*BUILDING_HEIGHTS, size=count)
+    )
+    lattice_rgb = np.where(
+        park[:, None],
+        _TREE_RGB[rng.integers(0, len(_TREE_RGB), size=count)],
+        _BUILDING_RGB[rng.integers(0, len(_BUILDING_RGB), size=count)],
+    ).astype(np.uint8)
+    lattice_tags = np.where(park, TAG_VEGETATION, TAG_BUILDING).astype(np.uint8)
     heights = lattice_heights[lattice]
-    colors = _BUILDING_RGB[lattice_colors[lattice]]
+    colors = lattice_rgb[lattice]
     # Roofs: one quad per building.
     x_lo, x_hi = x0 + rect[:, 1] * cell, x0 + rect[:, 3] * cell
     y_lo, y_hi = y0 + rect[:, 0] * cell, y0 + rect[:, 2] * cell
@@ -572,15 +588,15 @@ def _buildings(b: _Builder, road_map: RoadMap) -> None:
     )  # fmt: skip
     quad = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32)
     base = (4 * np.arange(len(rect), dtype=np.uint32))[:, None, None]
-    b.add(roofs.reshape(-1, 3), (quad[None] + base).reshape(-1, 3), TAG_BUILDING,
-          np.repeat(colors, 2, axis=0))  # fmt: skip
+    b.add(roofs.reshape(-1, 3), (quad[None] + base).reshape(-1, 3),
+          np.repeat(lattice_tags[lattice], 2), np.repeat(colors, 2, axis=0))  # fmt: skip
     # Walls: only where a building meets a lower neighbour (or open ground), merged along
     # each grid line while the building and the neighbour's height stay the same.
     piece = np.where(band, cells, -1)  # the lattice cell of each building cell
     top = np.where(piece >= 0, lattice_heights[np.maximum(piece, 0)], -np.inf)
     for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0)):
         _walls(
-            b, piece, top, lattice_heights, _BUILDING_RGB[lattice_colors], (dr, dc), (x0, y0, cell)
+            b, piece, top, (lattice_heights, lattice_rgb, lattice_tags), (dr, dc), (x0, y0, cell)
         )
 
 
@@ -588,12 +604,15 @@ def _walls(
     b: _Builder,
     piece: NDArray[np.int64],
     top: NDArray[np.float64],
-    heights: NDArray[np.float64],
-    colors: NDArray[np.uint8],
+    lattice: tuple[NDArray[np.float64], NDArray[np.uint8], NDArray[np.uint8]],
     step: tuple[int, int],
     grid: tuple[float, float, float],
 ) -> None:
-    """The walls of buildings facing one grid direction ``step`` = (d row, d column)."""
+    """The walls of buildings facing one grid direction ``step`` = (d row, d column).
+
+    ``lattice``: height, colour and tag of each lattice cell (``piece`` indexes them).
+    """
+    heights, colors, tags = lattice
     dr, dc = step
     x0, y0, cell = grid
     ny, nx = piece.shape
@@ -632,7 +651,7 @@ def _walls(
     quad = np.array([[0, 1, 2], [0, 2, 3]], dtype=np.uint32)
     base = (4 * np.arange(len(line), dtype=np.uint32))[:, None, None]
     facing = np.array([dc, dr, 0.0])  # column steps move along x, row steps along y
-    b.add(corners.reshape(-1, 3), (quad[None] + base).reshape(-1, 3), TAG_BUILDING,
+    b.add(corners.reshape(-1, 3), (quad[None] + base).reshape(-1, 3), np.repeat(tags[who], 2),
           np.repeat(colors[who], 2, axis=0), facing)  # fmt: skip
 
 

@@ -25,8 +25,8 @@ def test_static_scene_is_cached_and_moderate(road_map: RoadMap) -> None:
     assert mesh.triangles.max() < len(mesh.vertices)
     assert len(mesh.tags) == len(mesh.colors) == len(mesh.instance_ids) == mesh.triangle_count
     assert not mesh.instance_ids.any()
-    # Roads, sidewalks, buildings, poles, terrain and road lines.
-    assert {1, 2, 3, 6, 10, 24} <= set(np.unique(mesh.tags).tolist())
+    # Roads, sidewalks, buildings, poles, vegetation, terrain and road lines.
+    assert {1, 2, 3, 6, 9, 10, 24} <= set(np.unique(mesh.tags).tolist())
 
 
 def _centroids(road_map: RoadMap, tag: int) -> np.ndarray:
@@ -44,8 +44,9 @@ def test_surfaces_sit_on_the_map(road_map: RoadMap) -> None:
     assert np.mean(on_sidewalk) > 0.8
     lines = _centroids(road_map, 24)
     assert np.mean(road_map.surface(lines[:, 0], lines[:, 1]) == SURFACE_DRIVING) > 0.8
-    buildings = _centroids(road_map, 3)
-    assert not (road_map.surface(buildings[:, 0], buildings[:, 1]) != 0).any()
+    for tag in (3, 9):  # buildings and trees stand off the road
+        blocks = _centroids(road_map, tag)
+        assert not (road_map.surface(blocks[:, 0], blocks[:, 1]) != 0).any()
 
 
 def test_body_mesh_places_shapes_with_ids_and_tags() -> None:
