@@ -408,3 +408,22 @@ def test_many_image_sizes_reuse_a_bounded_set_of_framebuffers(
         sem = image(cam.measure(frame))
         assert sem.shape == (H, width, 4) and sem[H // 2, width // 2, 2] == 14
     assert len(renderer()._fbos) <= MAX_FRAMEBUFFERS
+
+
+def test_flow_of_a_turning_camera_and_depth_straight_down(road_map: RoadMap, street: dict) -> None:
+    cam = OpticalFlowCamera(spec("sensor.camera.optical_flow"))
+    x, y, z, pitch, yaw, roll = street["camera"]
+    cam.measure(make_frame(road_map, (x, y, z, pitch, yaw, roll)))
+    [m] = cam.measure(make_frame(road_map, (x, y, z, pitch, yaw + 5.0, roll), frame=2))
+    assert isinstance(m, FloatImageMeasurement)
+    # Turning right moves the whole picture left: about tan(5 deg) / (2 tan(45 deg)) at the
+    # centre of the image (image fractions), the same sign everywhere below the horizon.
+    centre = m.pixels[H - 10, W // 2]
+    assert centre[0] == pytest.approx(-math.tan(math.radians(5.0)) / 2.0, rel=0.15)
+    assert (m.pixels[H // 2 + 2 :, :, 0] < 0).all()
+    sp = road_map.spawn_points[3]
+    down = (sp.x, sp.y, ground_z(road_map, sp.x, sp.y) + 3.0, -90.0, sp.yaw, 0.0)
+    depth = depth_m(
+        image(DepthCamera(spec("sensor.camera.depth")).measure(make_frame(road_map, down)))
+    )
+    assert depth[H // 2, W // 2] == pytest.approx(3.0, abs=0.01)
