@@ -778,8 +778,12 @@ class Renderer:
                 u_fog_density=lighting.fog_density,
                 u_fog_start=lighting.fog_start,
             )
-        for kind in ("static", "bodies"):
-            self._set_uniforms(self._program(mode, kind), uniforms)
+        uniforms = {
+            k: v if isinstance(v, bytes) else _uniform_bytes(v) for k, v in uniforms.items()
+        }
+        self._set_uniforms(self._program(mode, "static"), uniforms)
+        if any(self._body_counts):
+            self._set_uniforms(self._program(mode, "bodies"), uniforms)
         if flow:
             self._upload_previous(bodies, previous)
         for shape in (0, 1):  # bodies first: often the nearest surfaces
@@ -864,20 +868,20 @@ class Renderer:
 
     @staticmethod
     def _set_uniforms(prog: Any, values: dict[str, Any]) -> None:
+        """Write uniforms the program has (others are skipped): float scalars, vectors,
+        matrices (numpy, row-major: written transposed for GLSL) or raw bytes."""
         members = prog._members  # a dict: ``name in prog`` would walk every member
         for name, value in values.items():
             member = members.get(name)
-            if member is None:
-                continue
-            if isinstance(value, bytes):
-                member.write(value)
-            elif isinstance(value, np.ndarray) and value.ndim == 2:
-                # mat3 uniforms: GLSL is column-major, so write the transpose.
-                member.write(np.ascontiguousarray(value.T, dtype=np.float32).tobytes())
-            elif isinstance(value, np.ndarray):
-                member.value = tuple(float(v) for v in value)
-            else:
-                member.value = value
+            if member is not None:
+                member.write(value if isinstance(value, bytes) else _uniform_bytes(value))
+
+
+def _uniform_bytes(value: Any) -> bytes:
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim == 2:  # GLSL matrices are column-major
+        array = array.T
+    return np.ascontiguousarray(array).tobytes()
 
 
 _RENDERER: Renderer | None = None
