@@ -84,7 +84,9 @@ class CarlaLiteServer:
         session = Session(self.world, streams, self.traffic_managers)
         self.session = session
         table = RpcHandlers(session).table()
-        table.update(NavigationHandlers(lambda: session.world).table())
+        navigation = NavigationHandlers(lambda: session.world, lock=self.lock)
+        navigation.prefetch()  # every client asks for it soon (async: in get_world)
+        table.update(navigation.table())
         self.rpc = RpcServer(self.host, self._rpc_port, table, lock=self.lock)
         self.rpc.start()
         port = self.rpc.port

@@ -139,6 +139,14 @@ class NavMeshStore:
         if nav is not None:
             self._by_name[nav.name] = nav
 
+    def cached(self, road_map: RoadMap) -> tuple[bool, NavMeshFile | None]:
+        """``(True, file or None)`` if the map's mesh is decided already, else ``(False, None)``."""
+        key = _map_key(road_map)
+        with self._lock:
+            if key in self._by_map:
+                return True, self._by_map[key]
+        return False, None
+
     def prefetch(self, road_map: RoadMap) -> None:
         """Start building a map's navmesh in the background (e.g. when a map loads)."""
         threading.Thread(

@@ -10,8 +10,10 @@ gets the new map's file (whose name differs: it carries a hash of the content).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from carla_lite.maps import RoadMap
@@ -37,11 +39,19 @@ class NavigationHandlers:
     Args:
         world: Returns the current world (called per request, so map changes are seen).
         store: Where navmeshes are built and kept; a private one by default.
+        lock: The simulator's lock, held around every handler call: released while a mesh
+            is built (about 1 s for a town), so ticks and the Traffic Manager's calls go on.
     """
 
-    def __init__(self, world: Callable[[], _HasMap], store: NavMeshStore | None = None) -> None:
+    def __init__(
+        self,
+        world: Callable[[], _HasMap],
+        store: NavMeshStore | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self._world = world
         self.store = store if store is not None else NavMeshStore()
+        self._lock = lock
 
     def table(self) -> dict[str, Callable[..., Any]]:
         """Map of RPC name to handler."""
@@ -53,7 +63,28 @@ class NavigationHandlers:
 
     def current(self) -> NavMeshFile | None:
         """The current map's navmesh (built on first use), or None if it has none."""
-        return self.store.get(self._world().road_map)
+        road_map = self._world().road_map
+        decided, nav = self.store.cached(road_map)
+        if decided:
+            return nav
+        with self._released():
+            return self.store.get(road_map)  # reads only the immutable road map
+
+    @contextlib.contextmanager
+    def _released(self) -> Iterator[None]:
+        lock = self._lock
+        if lock is None:
+            yield
+            return
+        try:
+            lock.release()
+        except RuntimeError:  # not held by this thread (a direct call)
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.acquire()
 
     def prefetch(self) -> None:
         """Start building the current map's navmesh in the background."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import struct
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +20,7 @@ from carla_lite.navigation import (
     AREA_CROSSWALK,
     AREA_ROAD,
     AREA_SIDEWALK,
+    NavMeshFile,
     NavMeshFormatError,
     NavMeshStore,
     NavPolygons,
@@ -286,3 +288,37 @@ def test_handlers_serve_the_current_maps_file(lite_town: RoadMap) -> None:
         assert other != names
         [[ok, _]] = handlers.request_file(names[0])
         assert ok == 1, "a file listed before is still served"
+
+
+def test_handlers_release_the_simulator_lock_while_building(lite_town: RoadMap) -> None:
+    lock = threading.RLock()
+    seen: list[bool] = []
+
+    class Probe(NavMeshStore):
+        def get(self, road_map: RoadMap) -> NavMeshFile | None:
+            # Another thread (the tick loop) can take the lock during the build.
+            free: list[bool] = []
+
+            def tick() -> None:
+                if lock.acquire(timeout=1.0):
+                    lock.release()
+                    free.append(True)
+                else:
+                    free.append(False)
+
+            other = threading.Thread(target=tick)
+            other.start()
+            other.join()
+            seen.append(free[0])
+            return super().get(road_map)
+
+    handlers = NavigationHandlers(lambda: SimpleNamespace(road_map=lite_town), Probe(), lock)
+    with lock:  # as the RPC server calls every handler
+        [[ok, names]] = handlers.get_required_files("Nav")
+        assert lock.acquire(blocking=False), "held again after the build"
+        lock.release()
+    assert ok == 1 and names
+    assert seen == [True]
+    with lock:
+        handlers.get_required_files("Nav")  # decided: no second build
+    assert seen == [True]
