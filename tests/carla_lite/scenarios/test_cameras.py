@@ -122,6 +122,7 @@ def test_depth_instance_normals_flow_and_dvs_decode_in_the_client(server: Server
         if dvs is not None:
             first = dvs[0]
             result["dvs_xy_ok"] = 0 <= first.x < 64 and 0 <= first.y < 48
+            result["dvs_image_pixels"] = len(dvs.to_image())
         normals = np.frombuffer(seen["normals"].raw_data, dtype=np.uint8).reshape(48, 64, 4)
         result["normal_bottom"] = normals[47, 32, :3].tolist()
         inst = np.frombuffer(seen["instance_segmentation"].raw_data, dtype=np.uint8)
@@ -143,6 +144,7 @@ def test_depth_instance_normals_flow_and_dvs_decode_in_the_client(server: Server
     assert result["flow_pixels"] == 64 * 48
     assert result["flow_coded"] == 64 * 48 * 4
     assert result["dvs_events"] > 0 and result["dvs_xy_ok"] is True
+    assert result["dvs_image_pixels"] == 64 * 48
     b, g, r = result["normal_bottom"]  # the road below: its normal is the camera's up
     assert g > 200 and abs(b - 128) < 30 and abs(r - 128) < 30
     assert 1 in result["instance_tags"]
