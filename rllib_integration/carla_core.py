@@ -355,7 +355,9 @@ class CarlaCore:
             if ai is None:
                 continue
             ai.start()
-            ai.go_to_location(self.world.get_random_location_from_navigation())
+            target = self.world.get_random_location_from_navigation()
+            if target is not None:
+                ai.go_to_location(target)
             ai.set_max_speed(speed)
         self.world.tick()
 

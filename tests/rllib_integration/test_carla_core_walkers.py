@@ -112,3 +112,31 @@ def test_destroy_npcs_removes_walkers_and_controllers_and_bad_shares_are_config_
     assert result["walkers"] >= 10
     assert result["left"] == 0 and result["ids_left"] == 0
     assert "walkers_crossing" in result["error"] and "[0, 1]" in result["error"]
+
+
+def test_same_seed_same_walkers() -> None:
+    result = run_python(
+        PRELUDE
+        + """
+        def rollout(seed):
+            env = CarlaEnv(config_with(n_walkers=20))
+            try:
+                env.reset(seed=seed)
+                for i in range(60):
+                    env.step(1)
+                world = env.core.world
+                return sorted(
+                    [round(p[0], 3), round(p[1], 3)]
+                    for p in positions(world, env.core.walker_ids).values()
+                )
+            finally:
+                env.close()
+        result["a"] = rollout(11)
+        result["b"] = rollout(11)
+        result["c"] = rollout(12)
+        """,
+        timeout=300,
+    )
+    assert len(result["a"]) >= 15
+    assert result["a"] == result["b"], "same seed, same walkers, same walks"
+    assert result["a"] != result["c"]
