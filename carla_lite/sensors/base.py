@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import Measurement
@@ -44,6 +45,10 @@ class Sensor(ABC):
     ``sensor_tick`` (seconds, 0 = every tick) is honoured here like CARLA's sensors:
     a measurement is due once that much simulation time has passed since the last one.
     """
+
+    #: Draws or ray-casts the map's scene: the suite builds that scene when the sensor
+    #: spawns (up to a second on a large town) rather than inside its first tick.
+    uses_scene: ClassVar[bool] = False
 
     def __init__(self, spec: SensorSpec) -> None:
         self.spec = spec

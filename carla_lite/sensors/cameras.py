@@ -43,6 +43,8 @@ DVS_EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("pol", "?
 class _Camera(Sensor):
     """A pinhole camera at the sensor's world pose, looking along its +x with z up."""
 
+    uses_scene = True
+
     #: The blueprint id's last part (``rgb``, ``depth``, ...): picks the serializer.
     camera = ""
     #: What the renderer draws (``gl_renderer.MODES``).

@@ -60,6 +60,8 @@ def _round_half_away(value: float) -> int:
 class _RayCastLidar(Sensor):
     """What both lidars share: attributes, lasers, the sweep and the cast."""
 
+    uses_scene = True
+
     def __init__(self, spec: SensorSpec) -> None:
         super().__init__(spec)
         self.channels = int(bounded(spec, "channels", 32, 1, 1024, integer=True))

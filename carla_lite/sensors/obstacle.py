@@ -122,6 +122,8 @@ def sweep_boxes(
 class ObstacleDetector(Sensor):
     """``sensor.other.obstacle``: one event per tick while something is ahead."""
 
+    uses_scene = True
+
     def __init__(self, spec: SensorSpec) -> None:
         super().__init__(spec)
         self.distance = bounded(spec, "distance", 5.0, 0.0)

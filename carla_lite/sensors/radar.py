@@ -33,6 +33,8 @@ from carla_lite.sensors.raycast import ray_scene, rotation_matrices
 class Radar(Sensor):
     """``sensor.other.radar``: (N, 4) float32 velocity, azimuth, altitude, depth."""
 
+    uses_scene = True
+
     def __init__(self, spec: SensorSpec) -> None:
         super().__init__(spec)
         self.horizontal_fov = self._fov(spec, "horizontal_fov")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from carla_lite.maps import RoadMap
 from carla_lite.sensors.base import Sensor, SensorSpec
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import Measurement
+from carla_lite.sensors.raycast import static_caster
 from carla_lite.sensors.registry import create_sensor
 
 
@@ -14,11 +16,14 @@ class SensorSuite:
     def __init__(self) -> None:
         self._sensors: dict[int, Sensor] = {}
 
-    def add(self, spec: SensorSpec) -> None:
+    def add(self, spec: SensorSpec, road_map: RoadMap) -> None:
         """Create the sensor of a spawned actor (raises SensorConfigError on bad attributes)."""
         sensor = create_sensor(spec)
-        if sensor is not None:
-            self._sensors[spec.actor_id] = sensor
+        if sensor is None:
+            return
+        if sensor.uses_scene:
+            static_caster(road_map)  # the scene and its ray-cast structure, cached per map
+        self._sensors[spec.actor_id] = sensor
 
     def remove(self, actor_id: int) -> None:
         self._sensors.pop(actor_id, None)

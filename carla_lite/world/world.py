@@ -31,9 +31,10 @@ from carla_lite.world.transforms import compose, compose_row
 
 log = logging.getLogger(__name__)
 
-#: ``carla.WeatherParameters()`` defaults, in wire order (14 floats).
+#: The weather of a loaded map, in wire order (14 floats): ``WeatherParameters.ClearNoon``,
+#: as CARLA's towns load in daylight (``WeatherParameters()`` would put the sun on the horizon).
 DEFAULT_WEATHER: tuple[float, ...] = (
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.03, 0.0331, 0.0,
+    5.0, 0.0, 0.0, 10.0, -1.0, 45.0, 2.0, 0.75, 0.1, 0.0, 1.0, 0.03, 0.0331, 0.0,
 )  # fmt: skip
 #: The map name CARLA gives a world generated from OpenDRIVE text.
 OPENDRIVE_MAP = "OpenDriveMap"
@@ -119,6 +120,7 @@ class World:
         self.road_map = road_map
         self.collisions = CollisionSystem(road_map)
         self.map_layers = map_layers
+        self.weather = DEFAULT_WEATHER  # a new level comes with its own weather
         self.imu_gravity = 9.81  # CARLA keeps it in the game mode, which a new map replaces
         if reset_settings:
             self.settings = WorldSettings()
@@ -193,7 +195,8 @@ class World:
             actor = self._add_actor(blueprint, values, transform)
         if kind is ActorKind.SENSOR and blueprint.id not in CLIENT_SIDE_SENSORS:
             try:
-                self.sensors.add(SensorSpec(actor.id, blueprint.id, dict(values), actor.parent_id))
+                spec = SensorSpec(actor.id, blueprint.id, dict(values), actor.parent_id)
+                self.sensors.add(spec, self.road_map)
             except SensorConfigError as exc:
                 self._remove(actor.id)
                 raise SpawnError(str(exc)) from None

@@ -264,7 +264,7 @@ def test_dvs_fires_when_the_scene_moves(road_map: RoadMap, street: dict) -> None
 
 def test_sensor_tick_skips_frames(road_map: RoadMap, street: dict) -> None:
     suite = SensorSuite()
-    suite.add(spec("sensor.camera.rgb", sensor_tick="0.1"))
+    suite.add(spec("sensor.camera.rgb", sensor_tick="0.1"), road_map)
     got = []
     for frame in range(1, 7):
         measured = suite.measure(
