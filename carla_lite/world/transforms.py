@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import NDArray
 
 from carla_lite.geom import Transform
 
@@ -39,10 +41,24 @@ def compose(parent: Transform, relative: Transform) -> Transform:
     )
 
 
-def compose_row(parent: Iterable[float], relative: Transform) -> tuple[float, ...]:
-    """``compose`` on a pose row ``(x, y, z, pitch, yaw, roll)``; returns a row."""
-    t = compose(Transform(*(float(v) for v in parent)), relative)
-    return (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+def compose_rows(
+    parents: NDArray[np.float64], relatives: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``compose`` over pose rows: (N, 6) parents and (N, 6) relative poses -> (N, 6)."""
+    pitch, yaw, roll = (np.radians(parents[:, i]) for i in (3, 4, 5))
+    cp, sp, cy, sy = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw)
+    cr, sr = np.cos(roll), np.sin(roll)
+    forward = (cp * cy, cp * sy, sp)
+    right = (sr * sp * cy - cr * sy, sr * sp * sy + cr * cy, -sr * cp)
+    up = (-(cr * sp * cy + sr * sy), cy * sr - cr * sp * sy, cr * cp)
+    rx, ry, rz = relatives[:, 0], relatives[:, 1], relatives[:, 2]
+    out = np.empty_like(parents)
+    for i in range(3):
+        out[:, i] = parents[:, i] + rx * forward[i] + ry * right[i] + rz * up[i]
+    out[:, 3] = parents[:, 3] + relatives[:, 3]
+    out[:, 4] = (parents[:, 4] + relatives[:, 4] + 180.0) % 360.0 - 180.0
+    out[:, 5] = parents[:, 5] + relatives[:, 5]
+    return out
 
 
 def _wrap_degrees(angle: float) -> float:

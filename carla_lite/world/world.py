@@ -27,7 +27,7 @@ from carla_lite.world.errors import SpawnError, UnknownActorError, WorldError
 from carla_lite.world.settings import WorldSettings
 from carla_lite.world.snapshot import CollisionEvent, TickResult, WorldSnapshot
 from carla_lite.world.traffic_lights import Light, TrafficLightSystem
-from carla_lite.world.transforms import compose, compose_row
+from carla_lite.world.transforms import compose, compose_rows
 
 log = logging.getLogger(__name__)
 
@@ -498,12 +498,18 @@ class _Layout:
         self.light_sign_ids = [lights[i].sign_id.encode()[:32] for i in present]
         # Actor id of every light plus a 0 sentinel for "no light" (index -1).
         self.light_actor_ids = np.array([li.actor_id for li in lights] + [0], dtype=np.uint32)
-        # Attached sensors etc. follow their parent: recomputed each tick.
-        # (row, actor, parent row if the parent is a vehicle or walker, else -1).
+        # Attached sensors, walker controllers etc. follow their parent: recomputed each
+        # tick, all at once for those on a vehicle or walker (placed first), else one by one.
+        attached = [a for a in actors if a.kind not in _MOVING and a.parent_id]
+        on_body = [a for a in attached if world.actors[a.parent_id].kind in _MOVING]
+        self.attached_rows = np.array([rows[a.id] for a in on_body], dtype=np.int64)
+        self.attached_parent_rows = np.array([rows[a.parent_id] for a in on_body], dtype=np.int64)
+        self.attached_relative = np.array(
+            [(r.x, r.y, r.z, r.pitch, r.yaw, r.roll) for r in (a.relative for a in on_body)],
+            dtype=np.float64,
+        ).reshape(-1, 6)
         self.attached = [
-            (rows[a.id], a, rows[a.parent_id] if world.actors[a.parent_id].kind in _MOVING else -1)
-            for a in actors
-            if a.kind not in _MOVING and a.parent_id
+            (rows[a.id], a) for a in attached if world.actors[a.parent_id].kind not in _MOVING
         ]
         self.static_kinematics = np.zeros((len(actors), 15))
         for i, a in enumerate(actors):
@@ -603,12 +609,13 @@ class _Layout:
         if len(wslots):
             kin[self.walker_rows, 0:6] = crowd.pose[wslots]
             kin[self.walker_rows, 6:9] = crowd.velocity[wslots]
-        for row, actor, parent_row in self.attached:
-            if parent_row >= 0:  # parent already placed in this frame
-                kin[row, 0:6] = compose_row(kin[parent_row, 0:6], actor.relative)
-            else:
-                t = world.transform_of(actor)
-                kin[row, 0:6] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
+        if len(self.attached_rows):  # their parents are placed above
+            kin[self.attached_rows, 0:6] = compose_rows(
+                kin[self.attached_parent_rows, 0:6], self.attached_relative
+            )
+        for row, actor in self.attached:
+            t = world.transform_of(actor)
+            kin[row, 0:6] = (t.x, t.y, t.z, t.pitch, t.yaw, t.roll)
         cells = world.road_map.cell_grid.clamped_index(vpose[:, 0], vpose[:, 1])
         facing = lights.lights_facing(cells, vpose[:, 4])
         has_light = facing >= 0
