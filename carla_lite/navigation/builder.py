@@ -123,10 +123,15 @@ def _section_stations(geom: RoadGeometry, index: int) -> NDArray[np.float64]:
     return np.linspace(lo, hi, max(2, math.ceil((hi - lo) / step) + 1))
 
 
-def _lane_quads(road_map: RoadMap) -> tuple[list[shapely.Polygon], list[shapely.Polygon]]:
-    """Quads along every lane: (sidewalk, other paved lanes)."""
-    sidewalk: list[NDArray[np.float64]] = []
-    road: list[NDArray[np.float64]] = []
+def _lane_quads(road_map: RoadMap) -> tuple[list[shapely.Geometry], list[shapely.Geometry]]:
+    """The outline of every lane section: (sidewalk, other paved lanes).
+
+    One polygon per lane and section (its inner edge out, its outer edge back); where that
+    ring is not simple (a lane closing to zero width midway, an edge folding on a tight
+    curve) the lane is taken quad by quad instead.
+    """
+    strips: dict[bool, list[NDArray[np.float64]]] = {True: [], False: []}
+    quads: dict[bool, list[NDArray[np.float64]]] = {True: [], False: []}
     for road_id in sorted(road_map.geometries):
         geom = road_map.geometries[road_id]
         for index, section in enumerate(geom.road.sections):
@@ -143,21 +148,22 @@ def _lane_quads(road_map: RoadMap) -> tuple[list[shapely.Polygon], list[shapely.
                     continue
                 xi, yi, _ = geom.points(s, inner)
                 xo, yo, _ = geom.points(s, outer)
-                # CARLA frame: y flips.
-                ring = np.stack(
-                    [
-                        np.column_stack((xi[:-1], -yi[:-1])),
-                        np.column_stack((xi[1:], -yi[1:])),
-                        np.column_stack((xo[1:], -yo[1:])),
-                        np.column_stack((xo[:-1], -yo[:-1])),
-                    ],
-                    axis=1,
-                )[keep]
-                (sidewalk if lane_type == "sidewalk" else road).append(ring)
-    return _quads(sidewalk), _quads(road)
+                a = np.column_stack((xi, -yi))  # CARLA frame: y flips
+                b = np.column_stack((xo, -yo))
+                walk = lane_type == "sidewalk"
+                if keep.all():
+                    strip = np.concatenate((a, b[::-1]))
+                    if shapely.is_valid(shapely.Polygon(strip)):
+                        strips[walk].append(strip)
+                        continue
+                ring = np.stack((a[:-1], a[1:], b[1:], b[:-1]), axis=1)[keep]
+                quads[walk].append(ring)
+    sidewalk = [shapely.Polygon(r) for r in strips[True]] + _quads(quads[True])
+    road = [shapely.Polygon(r) for r in strips[False]] + _quads(quads[False])
+    return sidewalk, road
 
 
-def _quads(rings: list[NDArray[np.float64]]) -> list[shapely.Polygon]:
+def _quads(rings: list[NDArray[np.float64]]) -> list[shapely.Geometry]:
     if not rings:
         return []
     polys = shapely.polygons(np.concatenate(rings))

@@ -228,7 +228,7 @@ for factor in (0.0, 1.0):
     world.tick()
     start_crowd(world, controllers)
     count = total = 0
-    for i in range(1200):
+    for i in range(2400):
         world.tick()
         if i % 20 == 19:
             for w in world.get_actors(walkers):
@@ -255,6 +255,7 @@ world.tick()
 first = world.get_map()
 points = [world.get_random_location_from_navigation() for _ in range(50)]
 result["before"] = sum(1 for p in points if p is not None and on_sidewalk(first, p))
+result["before_north"] = sum(1 for p in points if p is not None and p.y > 10.0)
 params = carla.OpendriveGenerationParameters(
     vertex_distance=2.0, max_road_length=50.0, wall_height=1.0, additional_width=0.6,
     smooth_junctions=True, enable_mesh_visibility=True, enable_pedestrian_navigation=True,
@@ -265,7 +266,7 @@ world.tick()
 second = world.get_map()
 points = [world.get_random_location_from_navigation() for _ in range(50)]
 result["after"] = sum(1 for p in points if p is not None and on_sidewalk(second, p))
-result["after_on_old_map"] = sum(1 for p in points if p is not None and on_sidewalk(first, p))
+result["after_north"] = sum(1 for p in points if p is not None and p.y > 10.0)
 result["none"] = sum(1 for p in points if p is None)
 """
 
@@ -274,11 +275,11 @@ def test_cross_factor_decides_who_crosses_off_crosswalks(server: ServerProcess) 
     result = run_client(server.port, CROSS_FACTOR_SCENARIO, timeout=300)
     cautious, total0 = result["0.0"]
     bold, total1 = result["1.0"]
-    assert total0 >= 1500 and total1 >= 1500
+    assert total0 >= 3000 and total1 >= 3000
     # Factor 0: walkers cross only on the crossings at junction mouths.
-    assert cautious <= 0.01 * total0, result
-    # Factor 1: they also cross mid-road when that is shorter.
-    assert bold > cautious + 0.01 * total1, result
+    assert cautious <= 2, result
+    # Factor 1: they also cross mid-road when that is shorter (10 to 50 samples seen).
+    assert bold >= cautious + 5, result
 
 
 @pytest.mark.skipif(not SHARED_TOWNS.is_dir(), reason="../shared/maps/carla_towns absent")
@@ -288,5 +289,7 @@ def test_a_new_opendrive_world_gets_its_own_navmesh(server: ServerProcess) -> No
     assert result["before"] >= 48
     assert result["none"] == 0
     assert result["after"] >= 48, "random points come from the new map's navmesh"
-    assert result["after_on_old_map"] <= 5
+    # LiteTown01 lies at y < 8 m; most of Town01 at y > 10 m (its south edge at y = -8 m).
+    assert result["before_north"] == 0
+    assert result["after_north"] >= 30
     assert "navmesh for OpenDriveMap" in server.log()
