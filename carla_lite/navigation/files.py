@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import shapely
+
 from carla_lite.maps.road_map import RoadMap
 from carla_lite.navigation.builder import build_polygons
 from carla_lite.navigation.check import validate_file
@@ -178,7 +180,14 @@ class NavMeshStore:
         except ValueError as exc:
             log.info("no pedestrian navigation for %s: %s", road_map.name, exc)
             return None
-        data = write_navmesh(polygons.verts, polygons.polys, polygons.areas)
+        except shapely.errors.GEOSException as exc:  # geometry the map's lanes made
+            log.error("navmesh for %s could not be built: %s", road_map.name, exc)
+            return None
+        try:
+            data = write_navmesh(polygons.verts, polygons.polys, polygons.areas)
+        except NavMeshFormatError as exc:
+            log.error("navmesh for %s could not be written: %s", road_map.name, exc)
+            return None
         if not self._validate(road_map.name, data):
             return None
         nav = NavMeshFile(

@@ -322,3 +322,13 @@ def test_handlers_release_the_simulator_lock_while_building(lite_town: RoadMap) 
     with lock:
         handlers.get_required_files("Nav")  # decided: no second build
     assert seen == [True]
+
+
+def test_a_map_whose_geometry_breaks_the_build_gets_no_navigation(
+    lite_town: RoadMap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(road_map: RoadMap) -> NavPolygons:
+        raise shapely.errors.GEOSException("TopologyException: side location conflict")
+
+    monkeypatch.setattr(nav_files, "build_polygons", broken)
+    assert NavMeshStore(cache_dir=None).get(lite_town) is None
