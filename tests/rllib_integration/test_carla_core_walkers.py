@@ -140,3 +140,25 @@ def test_same_seed_same_walkers() -> None:
     assert len(result["a"]) >= 15
     assert result["a"] == result["b"], "same seed, same walkers in the same places"
     assert result["a"] != result["c"]
+
+
+def test_a_town_without_sidewalks_spawns_no_walkers_and_runs_on() -> None:
+    result = run_python(
+        PRELUDE
+        + """
+        config = config_with(n_walkers=5)
+        config["experiment"]["town"] = "LiteHighway01"
+        env = CarlaEnv(config)
+        try:
+            env.reset(seed=2)
+            result["walkers"] = len(env.core.walker_ids)
+            result["in_world"] = len(env.core.world.get_actors().filter("walker.*"))
+            for _ in range(5):
+                env.step(1)
+            result["stepped"] = True
+        finally:
+            env.close()
+        """,
+        timeout=300,
+    )
+    assert result == {"walkers": 0, "in_world": 0, "stepped": True}
