@@ -76,8 +76,8 @@ def build_polygons(road_map: RoadMap) -> NavPolygons:
         ValueError: naming the map, if it has no sidewalk to walk on.
     """
     start = time.perf_counter()
-    sidewalk_quads, road_quads = _lane_quads(road_map)
-    if not sidewalk_quads:
+    sidewalk_parts, road_parts = _lane_outlines(road_map)
+    if not sidewalk_parts:
         raise ValueError(f"{road_map.name}: no sidewalk lanes, so no pedestrian navigation")
     crossings = _crosswalk_objects(road_map)
     marked = shapely.union_all([shapely.Polygon(c) for c in crossings])
@@ -86,8 +86,8 @@ def build_polygons(road_map: RoadMap) -> NavPolygons:
         for strip in _junction_crossings(road_map)
         if not shapely.intersects(marked, shapely.Polygon(strip))
     ]
-    sidewalk = _region(sidewalk_quads)
-    road = _region(road_quads)
+    sidewalk = _region(sidewalk_parts)
+    road = _region(road_parts)
     cross = _region([shapely.Polygon(c) for c in crossings])
     # Recast keeps agents' centres an agent radius from walls; so does this erosion, or the
     # client's crowd walks its walkers along the very edge of the kerb.
@@ -123,7 +123,7 @@ def _section_stations(geom: RoadGeometry, index: int) -> NDArray[np.float64]:
     return np.linspace(lo, hi, max(2, math.ceil((hi - lo) / step) + 1))
 
 
-def _lane_quads(road_map: RoadMap) -> tuple[list[shapely.Geometry], list[shapely.Geometry]]:
+def _lane_outlines(road_map: RoadMap) -> tuple[list[shapely.Geometry], list[shapely.Geometry]]:
     """The outline of every lane section: (sidewalk, other paved lanes).
 
     One polygon per lane and section (its inner edge out, its outer edge back); where that
