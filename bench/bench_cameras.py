@@ -30,27 +30,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.sensor_traffic import HERO, SENSOR, Traffic  # noqa: E402
 from carla_lite.maps import RoadMap, load_road_map  # noqa: E402
 from carla_lite.maps.catalog import BUILTIN_DIR  # noqa: E402
 from carla_lite.protocol import measurement_codec  # noqa: E402
 from carla_lite.sensors.base import Sensor, SensorSpec  # noqa: E402
-from carla_lite.sensors.frame import Bodies, SensorFrame  # noqa: E402
 from carla_lite.sensors.gl_renderer import renderer  # noqa: E402
 from carla_lite.sensors.registry import create_sensor  # noqa: E402
 
 TOWN = "LiteTown01"
 VEHICLES = 20
-SPEED = 8.0  # [m/s]
 DT = 0.05  # [s]
 LOOP = 100  # frames between returns to the spawn points (40 m of driving)
 WARMUP = 10
-HERO = 1
-SENSOR = 1000
 MOUNT = (0.8, 0.0, 1.6)  # [m] on the hero, in its frame
 #: name -> (blueprint, image_size_x, image_size_y)
 CONFIGS: dict[str, tuple[str, int, int]] = {
@@ -60,75 +55,21 @@ CONFIGS: dict[str, tuple[str, int, int]] = {
     "depth_84x84": ("sensor.camera.depth", 84, 84),
     "semantic_800x600": ("sensor.camera.semantic_segmentation", 800, 600),
 }
-NOON = (10.0, 0.0, 0.0, 0.0, 30.0, 60.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.03, 0.0331, 0.0)
-
-
-class Traffic:
-    """Vehicles at spawn points driving straight on; one SensorFrame per tick."""
-
-    def __init__(self, road_map: RoadMap) -> None:
-        self.road_map = road_map
-        points = road_map.spawn_points[:VEHICLES]
-        self.start = np.array([[p.x, p.y, p.z - 0.5, 0.0, p.yaw, 0.0] for p in points])
-        self.pose = self.start.copy()
-        yaw = np.radians(self.pose[:, 4])
-        self.velocity = np.stack([SPEED * np.cos(yaw), SPEED * np.sin(yaw), 0 * yaw], axis=1)
-        self.ids = np.arange(HERO, HERO + len(points), dtype=np.uint32)
-        self.colors = np.random.default_rng(0).integers(0, 255, (len(points), 3)).astype(np.uint8)
-        self.frame_number = 0
-
-    def tick(self) -> SensorFrame:
-        self.frame_number += 1
-        if self.frame_number % LOOP == 0:
-            self.pose = self.start.copy()
-        self.pose[:, 0:3] += self.velocity * DT
-        count = len(self.ids)
-        bodies = Bodies(
-            ids=self.ids.copy(),
-            pose=self.pose.copy(),
-            velocity=self.velocity.copy(),
-            box_center=np.tile([0.0, 0.0, 0.75], (count, 1)),
-            box_extent=np.tile([2.4, 1.0, 0.75], (count, 1)),
-            semantic_tag=np.full(count, 14, np.uint8),
-            color=self.colors,
-        )
-        hero = self.pose[0]
-        yaw = np.radians(hero[4])
-        sensor_pose = hero.copy()
-        sensor_pose[0] += MOUNT[0] * np.cos(yaw) - MOUNT[1] * np.sin(yaw)
-        sensor_pose[1] += MOUNT[0] * np.sin(yaw) + MOUNT[1] * np.cos(yaw)
-        sensor_pose[2] += MOUNT[2]
-        kinematics = np.zeros((count + 1, 15))
-        kinematics[:count, 0:6] = self.pose
-        kinematics[:count, 6:9] = self.velocity
-        kinematics[count, 0:6] = sensor_pose
-        ids = np.append(self.ids, SENSOR).astype(np.uint32)
-        return SensorFrame(
-            frame=self.frame_number,
-            timestamp=self.frame_number * DT,
-            delta_seconds=DT,
-            road_map=self.road_map,
-            weather=NOON,
-            ids=ids,
-            kinematics=kinematics,
-            rows={int(i): row for row, i in enumerate(ids)},
-            bodies=bodies,
-        )
 
 
 def run(road_map: RoadMap, name: str, frames: int) -> dict[str, Any]:
     blueprint, width, height = CONFIGS[name]
-    traffic = Traffic(road_map)
+    traffic = Traffic(road_map, MOUNT, vehicles=VEHICLES, loop=LOOP)
     attributes = {"image_size_x": str(width), "image_size_y": str(height), "fov": "90"}
     sensor = create_sensor(SensorSpec(SENSOR, blueprint, attributes, parent_id=HERO))
     assert isinstance(sensor, Sensor)
     measure: list[float] = []
     encode: list[float] = []
     start = time.perf_counter()
-    sensor.measure(traffic.tick())
+    sensor.measure(traffic.tick(DT))
     first = time.perf_counter() - start
     for i in range(WARMUP + frames):
-        frame = traffic.tick()
+        frame = traffic.tick(DT)
         start = time.perf_counter()
         [out] = sensor.measure(frame)
         mid = time.perf_counter()

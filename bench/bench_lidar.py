@@ -32,24 +32,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.sensor_traffic import HERO, SENSOR, Traffic  # noqa: E402
 from carla_lite.maps import RoadMap, load_road_map  # noqa: E402
 from carla_lite.maps.catalog import BUILTIN_DIR  # noqa: E402
 from carla_lite.sensors import raycast  # noqa: E402
 from carla_lite.sensors.base import Sensor, SensorSpec  # noqa: E402
-from carla_lite.sensors.frame import Bodies, SensorFrame  # noqa: E402
 from carla_lite.sensors.registry import create_sensor  # noqa: E402
 
 TOWN = "LiteTown01"
 VEHICLES = 20
-SPEED = 8.0  # [m/s]
 WARMUP = 10
-HERO = 1
-SENSOR = 1000
 LIDAR = {"channels": "32", "points_per_second": "100000", "rotation_frequency": "20"}
 CONFIGS: dict[str, tuple[str, dict[str, str], tuple[float, float, float]]] = {
     "lidar_32ch_100k": ("sensor.lidar.ray_cast", {**LIDAR, "range": "50"}, (0.0, 0.0, 2.4)),
@@ -69,58 +64,6 @@ CONFIGS: dict[str, tuple[str, dict[str, str], tuple[float, float, float]]] = {
 DELTAS = (0.05, 0.01)
 
 
-class Traffic:
-    """Vehicles at spawn points driving straight on; one SensorFrame per tick."""
-
-    def __init__(self, road_map: RoadMap, mount: tuple[float, float, float]) -> None:
-        self.road_map = road_map
-        points = road_map.spawn_points[:VEHICLES]
-        self.pose = np.array([[p.x, p.y, p.z - 0.5, 0.0, p.yaw, 0.0] for p in points])
-        yaw = np.radians(self.pose[:, 4])
-        self.velocity = np.stack([SPEED * np.cos(yaw), SPEED * np.sin(yaw), 0 * yaw], axis=1)
-        self.ids = np.arange(HERO, HERO + len(points), dtype=np.uint32)
-        self.mount = np.array(mount)
-        self.frame_number = 0
-
-    def tick(self, dt: float) -> SensorFrame:
-        self.frame_number += 1
-        self.pose[:, 0:3] += self.velocity * dt
-        count = len(self.ids)
-        bodies = Bodies(
-            ids=self.ids.copy(),
-            pose=self.pose.copy(),
-            velocity=self.velocity.copy(),
-            box_center=np.tile([0.0, 0.0, 0.75], (count, 1)),
-            box_extent=np.tile([2.4, 1.0, 0.75], (count, 1)),
-            semantic_tag=np.full(count, 14, np.uint8),
-            color=np.zeros((count, 3), np.uint8),
-        )
-        hero = self.pose[0]
-        yaw = np.radians(hero[4])
-        offset = self.mount
-        sensor_pose = hero.copy()
-        sensor_pose[0] += offset[0] * np.cos(yaw) - offset[1] * np.sin(yaw)
-        sensor_pose[1] += offset[0] * np.sin(yaw) + offset[1] * np.cos(yaw)
-        sensor_pose[2] += offset[2]
-        kinematics = np.zeros((count + 1, 15))
-        kinematics[:count, 0:6] = self.pose
-        kinematics[:count, 6:9] = self.velocity
-        kinematics[count, 0:6] = sensor_pose
-        kinematics[count, 6:9] = self.velocity[0]
-        ids = np.append(self.ids, SENSOR).astype(np.uint32)
-        return SensorFrame(
-            frame=self.frame_number,
-            timestamp=self.frame_number * dt,
-            delta_seconds=dt,
-            road_map=self.road_map,
-            weather=(0.0,) * 14,
-            ids=ids,
-            kinematics=kinematics,
-            rows={int(i): row for row, i in enumerate(ids)},
-            bodies=bodies,
-        )
-
-
 def _payload(measurement: Any) -> int:
     for name in ("points", "detections"):
         data = getattr(measurement, name, None)
@@ -131,7 +74,7 @@ def _payload(measurement: Any) -> int:
 
 def run(road_map: RoadMap, name: str, dt: float, ticks: int) -> dict[str, Any]:
     blueprint, attributes, mount = CONFIGS[name]
-    traffic = Traffic(road_map, mount)
+    traffic = Traffic(road_map, mount, vehicles=VEHICLES)
     sensor = create_sensor(SensorSpec(SENSOR, blueprint, attributes, parent_id=HERO))
     assert isinstance(sensor, Sensor)
     times: list[float] = []
