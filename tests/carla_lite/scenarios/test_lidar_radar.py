@@ -58,6 +58,8 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
                     name, data = inbox.get(timeout=0.5)
                 except queue.Empty:
                     continue
+                if data.frame < frame:
+                    continue  # an earlier tick's message still in flight when we drained
                 got[name] = data
             return frame, got
 
