@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from carla_lite.geom import Transform
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import Measurement
 
@@ -72,6 +73,10 @@ class Sensor(ABC):
             self._since_last = 0.0
             return True
         return False
+
+    def stamp(self, frame: SensorFrame) -> tuple[int, int, float, Transform]:
+        """What every measurement starts with: sensor id, frame, time, world transform."""
+        return self.actor_id, frame.frame, frame.timestamp, frame.transform(self.actor_id)
 
     @abstractmethod
     def measure(self, frame: SensorFrame) -> list[Measurement]:

@@ -82,10 +82,7 @@ class _Camera(Sensor):
         bgra = self._render(frame, self.mode)
         return [
             ImageMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 camera=self.camera,
                 fov=self.fov,
                 bgra=bgra,
@@ -162,10 +159,7 @@ class OpticalFlowCamera(_Camera):
         self._poses = np.array(frame.bodies.pose, dtype=np.float64)
         return [
             FloatImageMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 camera=self.camera,
                 fov=self.fov,
                 pixels=flow,
@@ -223,10 +217,7 @@ class DvsCamera(_Camera):
             return []
         return [
             DvsMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 width=self.width,
                 height=self.height,
                 fov=self.fov,

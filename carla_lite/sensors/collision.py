@@ -15,13 +15,10 @@ class CollisionSensor(Sensor):
         hits = [c for c in frame.contacts if c.actor_id == parent]
         if not hits:
             return []
-        transform = frame.transform(self.actor_id)
+        stamp = self.stamp(frame)
         return [
             CollisionMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                transform,
+                *stamp,
                 actor_id=c.actor_id,
                 other_id=c.other_id,
                 normal_impulse=c.normal_impulse,

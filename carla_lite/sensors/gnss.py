@@ -47,10 +47,7 @@ class GnssSensor(Sensor):
             error += self.rng.normal(0.0, self.stddev)
         return [
             GnssMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 latitude=latitude + float(error[0]),
                 longitude=longitude + float(error[1]),
                 altitude=altitude + float(error[2]),

@@ -94,10 +94,7 @@ class ImuSensor(Sensor):
             gyro += self.rng.normal(0.0, self.gyro_stddev)
         return [
             ImuMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 accelerometer=Vector3(*(float(v) for v in accel)),
                 gyroscope=Vector3(*(float(v) for v in gyro)),
                 compass=compass(pitch, yaw),

@@ -174,10 +174,7 @@ class RayCastLidar(_RayCastLidar):
         counts = np.bincount(channel[keep], minlength=self.channels).astype(np.uint32)
         return [
             LidarMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 horizontal_angle=self.horizontal_angle,
                 points_per_channel=counts,
                 points=points,
@@ -203,10 +200,7 @@ class SemanticLidar(_RayCastLidar):
         counts = np.bincount(channel[hit], minlength=self.channels).astype(np.uint32)
         return [
             SemanticLidarMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 horizontal_angle=self.horizontal_angle,
                 points_per_channel=counts,
                 points=points,

@@ -169,10 +169,7 @@ class ObstacleDetector(Sensor):
             return []
         return [
             ObstacleMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 actor_id=self.actor_id,
                 other_id=other,
                 distance=distance,

@@ -111,10 +111,7 @@ class Radar(Sensor):
         detections[:, 3] = hits.distance[hit]
         return [
             RadarMeasurement(
-                self.actor_id,
-                frame.frame,
-                frame.timestamp,
-                frame.transform(self.actor_id),
+                *self.stamp(frame),
                 detections=detections,
             )
         ]
