@@ -117,11 +117,23 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 def run_client(port: int, body: str, timeout: float = 120.0) -> dict:
     """Run a scenario with the official carla client in a subprocess; return its JSON.
 
-    ``body`` sees ``client`` (connected, 10 s timeout), ``carla``, ``json`` and must set
-    ``result`` (a dict). Client errors can kill a process, hence the subprocess.
+    ``body`` sees ``client`` (connected, 10 s timeout), ``carla``, ``json`` and
+    ``synchronous_world(client, delta=0.05)`` (the world, switched to synchronous mode), and
+    must set ``result`` (a dict). Client errors can kill a process, hence the subprocess.
     """
     prelude = f"client = carla.Client('127.0.0.1', {port})\nclient.set_timeout(10.0)\n"
-    return run_python(prelude + textwrap.dedent(body), timeout)
+    return run_python(prelude + SYNCHRONOUS_WORLD + textwrap.dedent(body), timeout)
+
+
+SYNCHRONOUS_WORLD = """
+def synchronous_world(client, delta=0.05):
+    world = client.get_world()
+    settings = world.get_settings()
+    settings.synchronous_mode = True
+    settings.fixed_delta_seconds = delta
+    world.apply_settings(settings)
+    return world
+"""
 
 
 def run_python(body: str, timeout: float = 120.0) -> dict:

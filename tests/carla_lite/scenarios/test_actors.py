@@ -6,11 +6,7 @@ from tests.conftest import ServerProcess, run_client
 
 # Indented like the scenario bodies, which are dedented together.
 SYNC = """
-        world = client.get_world()
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = 0.05
-        world.apply_settings(settings)
+        world = synchronous_world(client)
         lib = world.get_blueprint_library()
         m = world.get_map()
         spawn_points = m.get_spawn_points()

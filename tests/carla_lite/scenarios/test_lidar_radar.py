@@ -12,11 +12,7 @@ def test_lidar_radar_and_obstacle_see_the_car_ahead(server: ServerProcess) -> No
     result = run_client(
         server.port,
         f"""
-        world = client.get_world()
-        s = world.get_settings()
-        s.synchronous_mode = True
-        s.fixed_delta_seconds = 0.05
-        world.apply_settings(s)
+        world = synchronous_world(client)
         lib = world.get_blueprint_library()
         start = world.get_map().get_spawn_points()[0]
         f = start.get_forward_vector()

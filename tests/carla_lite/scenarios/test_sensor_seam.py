@@ -9,11 +9,7 @@ def test_sensors_are_destroyed_with_their_parent(server: ServerProcess) -> None:
     result = run_client(
         server.port,
         """
-        world = client.get_world()
-        s = world.get_settings()
-        s.synchronous_mode = True
-        s.fixed_delta_seconds = 0.05
-        world.apply_settings(s)
+        world = synchronous_world(client)
         lib = world.get_blueprint_library()
         car = world.spawn_actor(lib.find("vehicle.tesla.model3"),
                                 world.get_map().get_spawn_points()[0])
@@ -41,11 +37,7 @@ def test_seven_sensors_on_one_car_are_on_the_ticks_frame_every_tick(
         server.port,
         """
         import queue
-        world = client.get_world()
-        s = world.get_settings()
-        s.synchronous_mode = True
-        s.fixed_delta_seconds = 0.05
-        world.apply_settings(s)
+        world = synchronous_world(client)
         lib = world.get_blueprint_library()
         car = world.spawn_actor(lib.find("vehicle.tesla.model3"),
                                 world.get_map().get_spawn_points()[0])

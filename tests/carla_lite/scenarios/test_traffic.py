@@ -14,11 +14,7 @@ def test_traffic_manager_drives_20_npcs_for_500_ticks(server: ServerProcess) -> 
         server.port,
         f"""
         import random
-        world = client.get_world()
-        s = world.get_settings()
-        s.synchronous_mode = True
-        s.fixed_delta_seconds = 0.05
-        world.apply_settings(s)
+        world = synchronous_world(client)
         tm = client.get_trafficmanager({tm_port})
         tm.set_synchronous_mode(True)
         tm.set_random_device_seed(7)

@@ -9,11 +9,7 @@ def test_walker_walks_and_a_car_hitting_it_reports_the_walker(server: ServerProc
     result = run_client(
         server.port,
         """
-        world = client.get_world()
-        s = world.get_settings()
-        s.synchronous_mode = True
-        s.fixed_delta_seconds = 0.05
-        world.apply_settings(s)
+        world = synchronous_world(client)
         lib = world.get_blueprint_library()
         spawn = world.get_map().get_spawn_points()
         t = spawn[0]

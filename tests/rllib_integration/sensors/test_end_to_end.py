@@ -17,11 +17,7 @@ PRELUDE = """
         from rllib_integration.errors import ConfigError, SensorTimeoutError
         from rllib_integration.sensors.factory import SensorFactory, SUPPORTED_TYPES
         from rllib_integration.sensors.sensor_interface import SensorInterface
-        world = client.get_world()
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = 0.05
-        world.apply_settings(settings)
+        world = synchronous_world(client)
         lib = world.get_blueprint_library()
         spawn_points = world.get_map().get_spawn_points()
         hero_bp = lib.find("vehicle.lincoln.mkz_2017")
