@@ -88,3 +88,59 @@ def test_seven_sensors_on_one_car_are_on_the_ticks_frame_every_tick(
         "SemanticLidarMeasurement",
     ]
     assert server.unknown_rpcs() == []
+
+
+def test_a_walker_shows_in_the_semantic_camera_and_the_semantic_lidar(
+    server: ServerProcess,
+) -> None:
+    result = run_client(
+        server.port,
+        """
+        world = synchronous_world(client)
+        lib = world.get_blueprint_library()
+        start = world.get_map().get_spawn_points()[0]
+        f = start.get_forward_vector()
+        car = world.spawn_actor(lib.find("vehicle.tesla.model3"), start)
+        walker_tf = carla.Transform(start.location + f * 8.0 + carla.Location(z=1.0),
+                                    start.rotation)
+        walker = world.spawn_actor(lib.find("walker.pedestrian.0001"), walker_tf)
+        inbox = queue.Queue()
+        camera_bp = lib.find("sensor.camera.semantic_segmentation")
+        camera_bp.set_attribute("image_size_x", "160")
+        camera_bp.set_attribute("image_size_y", "120")
+        camera = world.spawn_actor(camera_bp, carla.Transform(carla.Location(x=1.5, z=1.2)),
+                                   attach_to=car)
+        camera.listen(lambda image: inbox.put(("camera", image)))
+        lidar_bp = lib.find("sensor.lidar.ray_cast_semantic")
+        lidar_bp.set_attribute("points_per_second", "200000")
+        lidar_bp.set_attribute("upper_fov", "5")
+        lidar_bp.set_attribute("lower_fov", "-25")
+        lidar = world.spawn_actor(lidar_bp, carla.Transform(carla.Location(z=1.8)), attach_to=car)
+        lidar.listen(lambda data: inbox.put(("lidar", data)))
+        for _ in range(3):
+            frame = world.tick()
+        got = {}
+        while len(got) < 2:
+            name, data = inbox.get(timeout=5.0)
+            if data.frame == frame:
+                got[name] = data
+        image = got["camera"]
+        tags = np.frombuffer(image.raw_data, np.uint8).reshape(120, 160, 4)[:, :, 2]
+        result["tags"] = sorted(set(tags.ravel().tolist()))
+        centre = tags[40:100, 70:90]
+        result["centre_walker_pixels"] = int((centre == 12).sum())
+        points = np.frombuffer(got["lidar"].raw_data, dtype=np.dtype([
+            ("x", "f4"), ("y", "f4"), ("z", "f4"), ("cos", "f4"), ("idx", "u4"), ("tag", "u4")]))
+        on_walker = points[points["idx"] == walker.id]
+        result["lidar_walker_points"] = len(on_walker)
+        result["lidar_walker_tags"] = sorted(set(on_walker["tag"].tolist()))
+        result["lidar_walker_x"] = float(np.median(on_walker["x"])) if len(on_walker) else None
+        camera.stop()
+        lidar.stop()
+        """,
+    )
+    assert {1, 2, 12} <= set(result["tags"]), f"road, sidewalk and pedestrian: {result['tags']}"
+    assert result["centre_walker_pixels"] > 50, "the walker stands ahead in the image centre"
+    assert result["lidar_walker_points"] > 10
+    assert result["lidar_walker_tags"] == [12]
+    assert 5.0 < result["lidar_walker_x"] < 8.0, "8 m ahead of the car's origin, LiDAR at 0"
