@@ -1,0 +1,59 @@
+"""Writes the image and security group ids into a Ray cluster-launcher yaml, keeping the rest.
+
+A round trip through ruamel.yaml keeps comments, key order and the other keys; only
+``available_node_types.<type>.node_config.ImageId`` and ``.SecurityGroupIds`` of every node
+type change.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from aws.errors import HelperError
+
+
+def write_ids(path: Path, image_id: str, security_group_ids: list[str]) -> list[str]:
+    """Sets ``ImageId`` and ``SecurityGroupIds`` in each node type's ``node_config``.
+
+    Returns:
+        the node types updated.
+
+    Raises:
+        HelperError: the file is missing, not yaml, or has no ``available_node_types``.
+    """
+    yaml = YAML()  # round-trip mode
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    try:
+        data = yaml.load(path.read_text())
+    except (OSError, YAMLError) as e:
+        raise HelperError(f"cannot read the autoscaler yaml {path}: {e}") from e
+    node_types = data.get("available_node_types") if isinstance(data, CommentedMap) else None
+    if not isinstance(node_types, dict) or not node_types:
+        raise HelperError(f"{path}: no available_node_types to write the image into")
+    updated = []
+    for name, node_type in node_types.items():
+        if not isinstance(node_type, dict):
+            raise HelperError(f"{path}: available_node_types.{name} is not a mapping")
+        config = node_type.get("node_config")
+        if config is None:
+            config = node_type["node_config"] = CommentedMap()
+        if not isinstance(config, dict):
+            raise HelperError(f"{path}: available_node_types.{name}.node_config is not a mapping")
+        config["ImageId"] = image_id
+        groups = CommentedSeq(security_group_ids)
+        groups.fa.set_flow_style()
+        config["SecurityGroupIds"] = groups
+        updated.append(str(name))
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(buf.getvalue())
+    os.replace(tmp, path)
+    return updated
