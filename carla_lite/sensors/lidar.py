@@ -35,7 +35,8 @@ from carla_lite.sensors.measurements import (
     Measurement,
     SemanticLidarMeasurement,
 )
-from carla_lite.sensors.raycast import Hits, ray_scene, rotation_matrices
+from carla_lite.sensors.raycast import Hits, ray_scene
+from carla_lite.sensors.rotations import rotation_matrices
 
 #: ``carla::sensor::data::SemanticLidarDetection`` (24 B), the semantic lidar's point record.
 SEMANTIC_POINT_DTYPE = np.dtype(

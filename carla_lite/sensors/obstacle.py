@@ -23,7 +23,8 @@ from carla_lite.sensors.base import Sensor, SensorSpec
 from carla_lite.sensors.checks import bounded, flag
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import Measurement, ObstacleMeasurement
-from carla_lite.sensors.raycast import BodyBoxes, body_boxes, rotation_matrices, static_caster
+from carla_lite.sensors.raycast import BodyBoxes, body_boxes, static_caster
+from carla_lite.sensors.rotations import rotation_matrices
 
 _RING_ANGLES = np.radians(np.arange(0.0, 360.0, 45.0))
 # Unit directions of the start-overlap rays: the 6 axes and the 8 diagonals.

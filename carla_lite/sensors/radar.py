@@ -27,7 +27,8 @@ from carla_lite.sensors.base import Sensor, SensorConfigError, SensorSpec
 from carla_lite.sensors.checks import bounded
 from carla_lite.sensors.frame import SensorFrame
 from carla_lite.sensors.measurements import Measurement, RadarMeasurement
-from carla_lite.sensors.raycast import ray_scene, rotation_matrices
+from carla_lite.sensors.raycast import ray_scene
+from carla_lite.sensors.rotations import rotation_matrices
 
 
 class Radar(Sensor):

@@ -25,8 +25,10 @@ from embreex.mesh_construction import TriangleMesh
 
 from carla_lite.maps import RoadMap
 from carla_lite.sensors.frame import Bodies, SensorFrame
-from carla_lite.sensors.scene import VEHICLE_TAGS, static_scene, unit_shapes
-from carla_lite.sensors.scene_mesh import SceneMesh
+from carla_lite.sensors.rotations import rotation_matrices
+from carla_lite.sensors.scene.bodies import body_mesh
+from carla_lite.sensors.scene.mesh import SceneMesh
+from carla_lite.sensors.scene.static import static_scene
 
 __all__ = [
     "BodyBoxes",
@@ -35,11 +37,10 @@ __all__ = [
     "TriangleCaster",
     "body_boxes",
     "ray_scene",
-    "rotation_matrices",
     "static_caster",
 ]
 
-#: Where the static triangle soup of a map comes from (``scene.static_scene``; replaceable
+#: Where the static triangle soup of a map comes from (``scene.static.static_scene``; replaceable
 #: for tests that bring their own mesh).
 StaticMeshSource = Callable[[RoadMap], SceneMesh]
 
@@ -47,8 +48,6 @@ StaticMeshSource = Callable[[RoadMap], SceneMesh]
 static_mesh_source: StaticMeshSource = static_scene
 
 _NO_HIT = np.float32(np.inf)
-_IS_VEHICLE = np.zeros(256, bool)  # by semantic tag: drawn with the vehicle shape
-_IS_VEHICLE[sorted(VEHICLE_TAGS)] = True
 _lock = threading.Lock()
 # One Embree device for every scene (a device per scene costs more than a small BVH).
 _DEVICE = rtcore.EmbreeDevice()
@@ -135,8 +134,8 @@ class TriangleCaster:
 class BodyBoxes:
     """This tick's vehicles and walkers: their oriented boxes and what rays hit of them.
 
-    Rays hit the shapes cameras draw (``scene.unit_shapes``: a vehicle's body and cabin, a
-    walker's box) scaled to each bounding box. A cast builds an Embree BVH of the bodies within
+    Rays hit the shapes cameras draw (``scene.bodies``: a vehicle's body and cabin, a walker's
+    box) scaled to each bounding box. A cast builds an Embree BVH of the bodies within
     reach of its origin and inside the cone of its rays (building costs about a microsecond per
     triangle, so only those go in) and shares it with every other cast of the tick that selects
     the same bodies. A body whose box contains the ray origin is left out: CARLA's traces hit
@@ -144,15 +143,14 @@ class BodyBoxes:
     """
 
     def __init__(self, bodies: Bodies) -> None:
+        self._bodies = bodies
         self.ids = np.asarray(bodies.ids, np.uint32)
-        self.tags = np.asarray(bodies.semantic_tag, np.uint8)
         self.rotation = rotation_matrices(bodies.pose[:, 3:6])
         self.centre = bodies.pose[:, 0:3] + np.einsum(
             "kij,kj->ki", self.rotation, bodies.box_center
         )
         self.extent = np.asarray(bodies.box_extent, np.float64)
         self.radius = np.sqrt(np.einsum("ij,ij->i", self.extent, self.extent))
-        self._vehicle = _IS_VEHICLE[self.tags]
         self._casters: dict[bytes, TriangleCaster] = {}
 
     def __len__(self) -> int:
@@ -182,30 +180,8 @@ class BodyBoxes:
         return near
 
     def mesh(self, selected: np.ndarray) -> SceneMesh:
-        """The ``selected`` bodies as the shapes cameras draw (``scene.unit_shapes``)."""
-        vertices, triangles, tags, ids = [], [], [], []
-        first = 0
-        for shape, kind in zip(unit_shapes(), (self._vehicle, ~self._vehicle), strict=True):
-            rows = np.flatnonzero(kind & selected)
-            if not len(rows):
-                continue
-            scaled = self.rotation[rows] * self.extent[rows][:, None, :]
-            world = np.einsum("kij,vj->kvi", scaled, shape.vertices) + self.centre[rows, None, :]
-            count, per_body = len(rows), len(shape.vertices)
-            base = first + per_body * np.arange(count, dtype=np.uint32)
-            vertices.append(world.reshape(-1, 3))
-            triangles.append((shape.triangles[None] + base[:, None, None]).reshape(-1, 3))
-            tags.append(np.repeat(self.tags[rows], len(shape.triangles)))
-            ids.append(np.repeat(self.ids[rows], len(shape.triangles)))
-            first += count * per_body
-        tag = np.concatenate(tags)
-        return SceneMesh(
-            vertices=np.concatenate(vertices).astype(np.float32),
-            triangles=np.concatenate(triangles).astype(np.uint32),
-            tags=tag,
-            colors=np.zeros((len(tag), 3), np.uint8),
-            instance_ids=np.concatenate(ids),
-        )
+        """The ``selected`` bodies as the shapes cameras draw (``scene.bodies.body_mesh``)."""
+        return body_mesh(self._bodies, selected)
 
     def cast(
         self,
@@ -283,28 +259,6 @@ class RayScene:
             hits.instance[closer] = near.instance[closer]
             hits.cos_incidence[closer] = near.cos_incidence[closer]
         return hits
-
-
-def rotation_matrices(angles_deg: np.ndarray) -> np.ndarray:
-    """(K, 3, 3) rotations of (K, 3) pitch, yaw, roll [deg] in CARLA's convention.
-
-    Columns are the forward, right and up axes, so ``world = R @ local``.
-    """
-    rad = np.radians(np.asarray(angles_deg, np.float64).reshape(-1, 3))
-    cos, sin = np.cos(rad), np.sin(rad)
-    cp, cy, cr = cos[:, 0], cos[:, 1], cos[:, 2]
-    sp, sy, sr = sin[:, 0], sin[:, 1], sin[:, 2]
-    out = np.empty((len(rad), 3, 3))
-    out[:, 0, 0] = cp * cy
-    out[:, 1, 0] = cp * sy
-    out[:, 2, 0] = sp
-    out[:, 0, 1] = sr * sp * cy - cr * sy
-    out[:, 1, 1] = sr * sp * sy + cr * cy
-    out[:, 2, 1] = -sr * cp
-    out[:, 0, 2] = -(cr * sp * cy + sr * sy)
-    out[:, 1, 2] = cy * sr - cr * sp * sy
-    out[:, 2, 2] = cr * cp
-    return out
 
 
 _static: weakref.WeakKeyDictionary[RoadMap, TriangleCaster] = weakref.WeakKeyDictionary()

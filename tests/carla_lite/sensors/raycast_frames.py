@@ -13,7 +13,7 @@ import pytest
 from carla_lite.sensors import raycast
 from carla_lite.sensors.base import SensorSpec
 from carla_lite.sensors.frame import Bodies, SensorFrame
-from carla_lite.sensors.scene_mesh import SceneMesh
+from carla_lite.sensors.scene.mesh import SceneMesh
 
 ROAD = 1
 BUILDING = 3

@@ -13,9 +13,9 @@ from carla_lite.sensors.raycast import (
     BodyBoxes,
     TriangleCaster,
     ray_scene,
-    rotation_matrices,
     static_caster,
 )
+from carla_lite.sensors.rotations import rotation_matrices
 from tests.carla_lite.sensors.raycast_frames import (
     BUILDING,
     CAR,
@@ -91,7 +91,7 @@ def test_nearest_box_wins() -> None:
 
 def test_vehicles_have_the_cameras_cabin_walkers_a_box() -> None:
     # The vehicle shape: the body up to 0.05 box units above the centre, then a cabin from
-    # -0.62 to 0.38 units long and 0.86 units wide (scene.unit_shapes).
+    # -0.62 to 0.38 units long and 0.86 units wide (scene.bodies.unit_shapes).
     boxes = BodyBoxes(bodies(Box(7, x=10.0), Box(8, x=-10.0, tag=PEDESTRIAN)))
     high = np.array([0.0, 0.0, 1.2])
     hits = boxes.cast(high, np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]), 100.0)

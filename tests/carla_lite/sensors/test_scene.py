@@ -9,7 +9,8 @@ import pytest
 from carla_lite.maps import SURFACE_DRIVING, SURFACE_SIDEWALK, RoadMap, load_road_map
 from carla_lite.maps.catalog import BUILTIN_DIR, DEFAULT_MAP
 from carla_lite.sensors.frame import Bodies
-from carla_lite.sensors.scene import body_mesh, static_scene
+from carla_lite.sensors.scene.bodies import body_mesh
+from carla_lite.sensors.scene.static import static_scene
 
 
 @pytest.fixture(scope="module")
