@@ -55,6 +55,7 @@ class Sensor(ABC):
         self.spec = spec
         self.sensor_tick = max(0.0, spec.number("sensor_tick", 0.0))
         self._since_last = 0.0
+        self._interval = 0.0  # [s] simulation time since the previous measurement
 
     @property
     def actor_id(self) -> int:
@@ -66,13 +67,16 @@ class Sensor(ABC):
 
     def due(self, delta_seconds: float) -> bool:
         """Advance this sensor's clock by one tick; True when it measures this tick."""
-        if self.sensor_tick <= 0.0:
-            return True
         self._since_last += delta_seconds
-        if self._since_last + 1e-9 >= self.sensor_tick:
-            self._since_last = 0.0
+        if self.sensor_tick <= 0.0 or self._since_last + 1e-9 >= self.sensor_tick:
+            self._interval, self._since_last = self._since_last, 0.0
             return True
         return False
+
+    def interval(self, frame: SensorFrame) -> float:
+        """Simulation time [s] this measurement covers: since the previous one (the frame's
+        delta when ``due`` has not run)."""
+        return self._interval if self._interval > 0.0 else frame.delta_seconds
 
     def stamp(self, frame: SensorFrame) -> tuple[int, int, float, Transform]:
         """What every measurement starts with: sensor id, frame, time, world transform."""

@@ -84,15 +84,6 @@ class _RayCastLidar(Sensor):
         self._cos_v = np.cos(vertical)[:, None]
         self._sin_v = np.sin(vertical)[:, None]
         self._angle_deg = 0.0
-        self._elapsed = 0.0
-        self._sweep_seconds = 0.0
-
-    def due(self, delta_seconds: float) -> bool:
-        self._elapsed += delta_seconds
-        if not super().due(delta_seconds):
-            return False
-        self._sweep_seconds, self._elapsed = self._elapsed, 0.0
-        return True
 
     def _sweep(self, frame: SensorFrame) -> tuple[np.ndarray, np.ndarray, Hits]:
         """Cast this measurement's rays.
@@ -101,7 +92,7 @@ class _RayCastLidar(Sensor):
             The laser of each cast ray (R,), the rays' unit directions in the sensor frame
             (R, 3) and what they hit.
         """
-        dt = self._sweep_seconds if self._sweep_seconds > 0.0 else frame.delta_seconds
+        dt = self.interval(frame)
         per_laser = _round_half_away(self.points_per_second * dt / self.channels)
         start = self._angle_deg
         tick_angle = self.rotation_frequency * self.horizontal_fov * dt

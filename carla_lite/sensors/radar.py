@@ -46,8 +46,6 @@ class Radar(Sensor):
         self.rng = np.random.default_rng(seed & 0xFFFFFFFF)
         self._half_width = math.tan(math.radians(self.horizontal_fov / 2.0)) * self.range
         self._half_height = math.tan(math.radians(self.vertical_fov / 2.0)) * self.range
-        self._elapsed = 0.0
-        self._sweep_seconds = 0.0
 
     @staticmethod
     def _fov(spec: SensorSpec, name: str) -> float:
@@ -59,13 +57,6 @@ class Radar(Sensor):
                 "of range; valid: a number in (0, 180)"
             )
         return value
-
-    def due(self, delta_seconds: float) -> bool:
-        self._elapsed += delta_seconds
-        if not super().due(delta_seconds):
-            return False
-        self._sweep_seconds, self._elapsed = self._elapsed, 0.0
-        return True
 
     def _own_velocity(self, frame: SensorFrame, origin: np.ndarray) -> np.ndarray:
         """World velocity of the sensor: its parent's, plus the yaw-rate swing of the mount."""
@@ -80,7 +71,7 @@ class Radar(Sensor):
         return velocity
 
     def measure(self, frame: SensorFrame) -> list[Measurement]:
-        dt = self._sweep_seconds if self._sweep_seconds > 0.0 else frame.delta_seconds
+        dt = self.interval(frame)
         count = int(self.points_per_second * dt)
         radius = self.rng.random(count)
         angle = self.rng.uniform(0.0, 2.0 * math.pi, count)
