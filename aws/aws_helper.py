@@ -282,7 +282,8 @@ class Helper:
         if a.dry_run:
             self.out(f"DRY RUN: upload {REPO_ROOT} to {remote} over SSH")
             for _, relative in runs:
-                self.out(f"DRY RUN: run {relative} {a.script_args} in {remote}".rstrip())
+                shown = shlex.join([relative, *shlex.split(a.script_args)])
+                self.out(f"DRY RUN: run {shown} in {remote}")
             return
         instance = self.ec2.describe_instance(instance_id)
         with self._session(self._target(instance, key_file)) as ssh:
