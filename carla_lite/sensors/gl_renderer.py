@@ -227,17 +227,23 @@ class Renderer:
             self._body_vaos[key] = vao
         return vao
 
+    def _fitted(self, buf: Any, size: int) -> Any:
+        """``buf`` if ``size`` bytes fit, else a new dynamic buffer (at least twice as large)
+        in place of ``buf``, which is released."""
+        if buf.size >= size:
+            return buf
+        reserve = max(size, 2 * buf.size)
+        buf.release()
+        return self.ctx.buffer(reserve=reserve, dynamic=True)
+
     def _write(self, index: int, data: bytes, prev: bool) -> None:
         """Write instance data, growing the buffer (and dropping its VAOs) when needed."""
         buffers = self._prev if prev else self._inst
-        buf = buffers[index]
-        if buf.size < len(data):
-            size = max(len(data), 2 * buf.size)
-            buf.release()
-            buffers[index] = self.ctx.buffer(reserve=size, dynamic=True)
+        buf = self._fitted(buffers[index], len(data))
+        if buf is not buffers[index]:
+            buffers[index] = buf
             for key in [k for k in self._body_vaos if k[1] == index]:
                 self._body_vaos.pop(key).release()
-            buf = buffers[index]
         if data:
             buf.write(data)
 
@@ -400,10 +406,7 @@ class Renderer:
         commands[:, 1] = 1
         commands[:, 2] = tiles.first[picked]
         data = commands.tobytes()
-        if self._indirect.size < len(data):
-            size = max(len(data), 2 * self._indirect.size)
-            self._indirect.release()
-            self._indirect = self.ctx.buffer(reserve=size, dynamic=True)
+        self._indirect = self._fitted(self._indirect, len(data))
         self._indirect.write(data)
         vao.render_indirect(self._indirect, count=len(commands))
 
