@@ -389,7 +389,7 @@ class Helper:
         target = self._target(self._instance())
         with self._session(target) as ssh:
             if a.command is not None:
-                return ssh.run(a.command, check=False)
+                return ssh.run(a.command)
             script = Path(a.script)
             if not script.is_file():
                 raise HelperError(f"script not found: {script}")
@@ -397,7 +397,7 @@ class Helper:
             remote_dir = a.target.rstrip("/") or "."
             command = f"cd {shlex.quote(remote_dir)} && "
             command += shlex.join([f"./{script.name}", *shlex.split(a.script_args)])
-            return ssh.run(command, check=False)
+            return ssh.run(command)
 
 
 def main(argv: list[str] | None = None, *, lookup_ip: Callable[[], str] = lookup_public_ip) -> int:

@@ -143,13 +143,14 @@ class SshSession:
             except _Retry as e:
                 reason = str(e)
             elapsed = time.monotonic() - start
-            if elapsed + self.retry_s > self.deadline_s:
+            if elapsed >= self.deadline_s:
                 raise SshError(
                     f"cannot connect to {t.where}: {reason} "
                     f"({attempts} attempt(s) in {elapsed:.0f} s)"
                 )
-            log.info("ssh %s: %s; retrying in %.0f s", t.where, reason, self.retry_s)
-            time.sleep(self.retry_s)
+            pause = min(self.retry_s, self.deadline_s - elapsed)
+            log.info("ssh %s: %s; retrying in %.0f s", t.where, reason, pause)
+            time.sleep(pause)
 
     def _attempt(self, key: paramiko.PKey) -> paramiko.Transport:
         t = self.target
