@@ -5,6 +5,10 @@ Checkpoints every iteration and at the end into <directory>/<name>/<trial>/check
 exports the trained Q-network for Ray-free inference (<trial>/q_network.pt) and draws the
 learning curve (<trial>/learning_curve.png). Without a stop option, training runs until the
 machine's RAM use reaches 85 % (the original's only criterion) or Ctrl-C.
+
+With --auto it joins a running Ray cluster (`ray start --head`, or `ray up
+dqn_example/dqn_autoscaler.yaml`) and spreads the env runners over its nodes, each runner
+starting its own simulator servers (see dqn_example/cluster.py).
 """
 
 from __future__ import annotations
@@ -51,7 +55,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tboff", action="store_true", help="do not start TensorBoard")
     parser.add_argument(
-        "--auto", action="store_true", help="join a running Ray cluster (ray.init(address='auto'))"
+        "--auto",
+        action="store_true",
+        help="join a running Ray cluster (ray.init(address='auto')) and spread the env "
+        "runners over its nodes",
+    )
+    parser.add_argument(
+        "--num-env-runners",
+        type=_runner_count,
+        default=None,
+        metavar="N|cluster",
+        help="override env_runners.num_env_runners of the yaml; 'cluster': as many as the "
+        "CPUs Ray sees hold next to the main process",
     )
     parser.add_argument("--stop-iters", type=int, default=None, help="stop after N iterations")
     parser.add_argument(
@@ -61,6 +76,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--stop-seconds", type=float, default=None, help="stop after N seconds of training"
     )
     return parser.parse_args(argv)
+
+
+def _runner_count(text: str) -> int | str:
+    """``--num-env-runners``: an int >= 0 or ``cluster``."""
+    if text == "cluster":
+        return text
+    try:
+        count = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"expected an int >= 0 or 'cluster', got {text!r}"
+        ) from error
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0 or 'cluster', got {count}")
+    return count
 
 
 def _flat(result: dict[str, Any], key: str) -> Any:
@@ -106,13 +136,24 @@ def _stopper(args: argparse.Namespace) -> Any:
 
 
 def _progress_callback() -> Any:
-    """A Tune callback printing one line per iteration."""
+    """A Tune callback printing one line per iteration (and where the env runners are)."""
     from ray import tune
 
+    from dqn_example.cluster import PLACEMENT_KEY, placement_summary
+
     class Progress(tune.Callback):
+        def __init__(self) -> None:
+            self._placement: str | None = None
+
         def on_trial_result(
             self, iteration: int, trials: list[Any], trial: Any, result: dict[Any, Any], **info: Any
         ) -> None:
+            placement = result.get(PLACEMENT_KEY)
+            if isinstance(placement, dict) and "runners" in placement:
+                line = placement_summary(placement)
+                if line != self._placement:  # again only when a runner moved or restarted a server
+                    print(line, flush=True)
+                    self._placement = line
             ret = _flat(result, RETURN_KEY)
             ret_text = "nan" if ret is None or math.isnan(ret) else f"{ret:9.2f}"
             print(
@@ -222,6 +263,26 @@ def _finish(result: Any, name: str) -> None:
     print(f"Learning curve: {trial_dir / CURVE_FILE}")
 
 
+def _autoscaled(training_config: Any, num_cpus: float, num_gpus: float) -> tuple[float, float]:
+    """The resources to check the yaml against on a cluster that may still grow.
+
+    A cluster started by ``ray up`` adds worker nodes when a placement group waits for
+    resources, so a run larger than the nodes up now is not an error there: say what is
+    missing and let Tune wait (``ray status`` shows the pending demand).
+    """
+    from dqn_example.training_config import required_resources
+
+    cpus, gpus = required_resources(training_config)
+    if cpus > num_cpus or gpus > num_gpus:
+        print(
+            f"The cluster has {num_cpus:g} CPUs and {num_gpus:g} GPUs now; this run reserves "
+            f"{cpus:g} CPUs and {gpus:g} GPUs. Waiting for the autoscaler to add worker nodes "
+            "(`ray status` shows the pending demand; a fixed-size cluster never starts it)",
+            flush=True,
+        )
+    return max(cpus, num_cpus), max(gpus, num_gpus)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train; returns the exit status."""
     from dqn_example.training_config import build_algorithm_config, load_training_config
@@ -242,12 +303,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
+    import ray
+    from ray import tune
+    from ray.rllib.algorithms.dqn import DQN
+
+    from dqn_example import cluster
+
+    if args.auto:
+        try:
+            cluster.connect()
+        except cluster.ClusterNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    else:
+        # A local, single-user Ray: no token auth to set up.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(include_dashboard=False)
+
     if not args.tboff:
         try:
-            url = launch_tensorboard(
-                logdir=os.path.join(directory, args.name),
-                host="0.0.0.0" if args.auto else "localhost",
-            )
+            # Loopback only, also on a cluster: reach it through an SSH tunnel
+            # (`ray attach dqn_example/dqn_autoscaler.yaml -p 6006`), never an open port.
+            url = launch_tensorboard(logdir=os.path.join(directory, args.name), host="localhost")
             print(f"TensorBoard: {url}")
         except ImportError:
             print(
@@ -256,26 +333,30 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-    import ray
-    from ray import tune
-    from ray.rllib.algorithms.dqn import DQN
-
-    if args.auto:
-        ray.init(address="auto")
-    else:
-        # A local, single-user Ray: no token auth to set up.
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(include_dashboard=False)
     try:
         available = ray.cluster_resources()
+        num_cpus, num_gpus = available.get("CPU", 0.0), available.get("GPU", 0.0)
+        if args.num_env_runners is not None:
+            count = (
+                cluster.runners_for_cluster(training_config, num_cpus)
+                if args.num_env_runners == "cluster"
+                else int(args.num_env_runners)
+            )
+            cluster.set_num_env_runners(training_config, count)
+            print(f"Env runners: {count} (--num-env-runners {args.num_env_runners})")
+        if args.auto:
+            cluster.check_learner_placement(
+                training_config, cluster.head_node_resources().get("GPU", 0.0)
+            )
+            num_cpus, num_gpus = _autoscaled(training_config, num_cpus, num_gpus)
         config = build_algorithm_config(
-            training_config,
-            num_cpus_available=available.get("CPU", 0.0),
-            num_gpus_available=available.get("GPU", 0.0),
+            training_config, num_cpus_available=num_cpus, num_gpus_available=num_gpus
         )
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.auto:
+        cluster.spread_over_cluster(config)
     if checkpoint is not None:
         print(f"Warm start from {checkpoint}")
         config.callbacks(on_algorithm_init=functools.partial(warm_start, checkpoint=checkpoint))
