@@ -14,6 +14,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from aws.errors import HelperError
 
@@ -27,11 +28,20 @@ def write_ids(path: Path, image_id: str, security_group_ids: list[str]) -> list[
     Raises:
         HelperError: the file is missing, not yaml, or has no ``available_node_types``.
     """
-    yaml = YAML()  # round-trip mode
-    yaml.preserve_quotes = True
-    yaml.width = 4096
     try:
-        data = yaml.load(path.read_text())
+        text = path.read_text()
+        # Keep the file's own indentation so that only the two keys change in the output:
+        # ruamel guesses the sequences' (indent, dash offset); the mappings' is measured.
+        _, sequence_indent, dash_offset = load_yaml_guess_indent(text)
+        yaml = YAML()  # round-trip mode
+        yaml.preserve_quotes = True
+        yaml.width = 4096
+        data = yaml.load(text)
+        yaml.indent(
+            mapping=_mapping_indent(data),
+            sequence=sequence_indent or 2,
+            offset=dash_offset or 0,
+        )
     except (OSError, YAMLError) as e:
         raise HelperError(f"cannot read the autoscaler yaml {path}: {e}") from e
     node_types = data.get("available_node_types") if isinstance(data, CommentedMap) else None
@@ -57,3 +67,14 @@ def write_ids(path: Path, image_id: str, security_group_ids: list[str]) -> list[
     tmp.write_text(buf.getvalue())
     os.replace(tmp, path)
     return updated
+
+
+def _mapping_indent(node: object, default: int = 2) -> int:
+    """How far the file indents a block mapping's keys under its parent key."""
+    if not isinstance(node, CommentedMap):
+        return default
+    for key, value in node.items():
+        if isinstance(value, CommentedMap) and value and not value.fa.flow_style():
+            first = next(iter(value))
+            return int(value.lc.key(first)[1] - node.lc.key(key)[1])
+    return default

@@ -63,13 +63,6 @@ fi
 # -- 1. system packages --------------------------------------------------------------------
 if [ "$SKIP_SYSTEM" = 0 ]; then
     step "system packages"
-    as_root=()
-    if [ "$(id -u)" != 0 ]; then
-        sudo -n true 2>/dev/null || fail "needs root or password-less sudo (or --skip-system)"
-        as_root=(sudo)
-    fi
-    # On a fresh instance cloud-init's apt runs may hold the lock for minutes: wait for it.
-    APT=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -y -q)
     packages=(libegl1 libegl-mesa0 libgl1-mesa-dri rsync curl ca-certificates tar
         python3.11 python3.11-venv python3.11-dev)
     if [ -n "$CARLA_URL" ]; then
@@ -82,6 +75,13 @@ if [ "$SKIP_SYSTEM" = 0 ]; then
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "install.sh: installing ${missing[*]}"
+        as_root=()
+        if [ "$(id -u)" != 0 ]; then
+            sudo -n true 2>/dev/null || fail "needs root or password-less sudo to install ${missing[*]} (or --skip-system)"
+            as_root=(sudo)
+        fi
+        # On a fresh instance cloud-init's apt runs may hold the lock for minutes: wait for it.
+        APT=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -y -q)
         "${APT[@]}" update
         if ! apt-cache policy python3.11 | grep -q "Candidate: [0-9]"; then
             step "system packages: deadsnakes PPA for python3.11"

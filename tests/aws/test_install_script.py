@@ -144,3 +144,61 @@ def test_failures_name_the_step(project: Path, tmp_path: Path) -> None:
     assert done.returncode == 1 and "unknown argument '--bogus'" in done.stderr
     done = run_install(project, home, PYTHON="/bin/false")
     assert done.returncode == 1 and "is not Python 3.11" in done.stderr
+
+
+STUBS = {
+    "dpkg-query": '#!/bin/sh\nfor p in $MISSING; do [ "$p" = "$3" ] && exit 1; done\n'
+    'printf "install ok installed"\n',
+    "apt-get": '#!/bin/sh\necho "apt-get $*" >>"$LOG"\n',
+    "apt-cache": '#!/bin/sh\nif [ -n "$NO_CANDIDATE" ]; then echo "  Candidate: (none)"; '
+    'else echo "  Candidate: 3.11.9-1"; fi\n',
+    "add-apt-repository": '#!/bin/sh\necho "add-apt-repository $*" >>"$LOG"\n',
+}
+
+
+@pytest.mark.parametrize("no_candidate", [False, True])
+def test_system_step_installs_only_what_is_missing(
+    project: Path, tmp_path: Path, no_candidate: bool
+) -> None:
+    """apt-get, apt-cache, dpkg-query and add-apt-repository are stand-ins that log calls."""
+    if os.geteuid() != 0:
+        pytest.skip("the system step runs apt-get as root (CI runs as root)")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name, text in STUBS.items():
+        (stubs / name).write_text(text)
+        (stubs / name).chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    log = tmp_path / "apt.log"
+    python_dir = str(Path(sys.executable).parent)
+
+    def install(missing: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(project / "aws" / "install" / "install.sh")],
+            env={
+                "HOME": str(home),
+                "PATH": f"{stubs}:{python_dir}:/usr/bin:/bin",
+                "PYTHON": sys.executable,
+                "CHECK_MODULES": "json",
+                "MISSING": missing,
+                "LOG": str(log),
+                "NO_CANDIDATE": "1" if no_candidate else "",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = install("python3.11-venv libegl1")
+    assert done.returncode == 0, done.stderr
+    calls = log.read_text().splitlines()
+    assert calls[0].endswith("apt-get -o DPkg::Lock::Timeout=900 -y -q update")
+    assert calls[-1].endswith("install libegl1 python3.11-venv")
+    ppa = [c for c in calls if c.startswith("add-apt-repository")]
+    assert ppa == (["add-apt-repository -y ppa:deadsnakes/ppa"] if no_candidate else [])
+    log.unlink()
+    done = install("")
+    assert done.returncode == 0, done.stderr
+    assert "system packages already installed" in done.stdout
+    assert not log.exists()
