@@ -17,31 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.cluster.conftest import RayCluster, ray_env
+from tests.cluster.conftest import RayCluster, ray_env, tiny_cluster_yaml
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-CPU_YAML = REPO_ROOT / "dqn_example" / "dqn_config.yaml"
-
-
-def tiny_cluster_yaml(tmp_path: Path, num_env_runners: int = 2) -> Path:
-    """The CPU profile shrunk to one short iteration, with remote env runners."""
-    data = yaml.safe_load(CPU_YAML.read_text())
-    data["env_runners"].update(num_env_runners=num_env_runners, num_cpus_per_env_runner=1)
-    data["resources"]["num_cpus_for_main_process"] = 1
-    data["training"].update(learning_starts=32, train_batch_size=32, replay_ratio=2)
-    data["training"]["replay_buffer"]["capacity"] = 1000
-    data["reporting"]["min_sample_timesteps_per_iteration"] = 64
-    data["env_config"]["carla"]["timeout"] = 20.0
-    experiment = data["env_config"]["experiment"]
-    experiment["hero"]["sensors"]["birdview"]["size"] = 32
-    experiment["others"].update(max_time_idle=20, max_time_episode=40)
-    path = tmp_path / "tiny_cluster.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def _server_running(pid: int) -> bool:
