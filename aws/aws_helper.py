@@ -170,7 +170,10 @@ class Helper:
     # -- shared steps -------------------------------------------------------------------------
     def _cidr(self) -> str:
         if self.args.ssh_cidr:
-            return ssh_cidr(self.args.ssh_cidr)
+            cidr = ssh_cidr(self.args.ssh_cidr)
+            if cidr.endswith("/0"):
+                log.warning("--ssh-cidr %s opens SSH to the whole internet", cidr)
+            return cidr
         if self.args.dry_run:
             return f"{DRY_RUN_ID} your public address>/32"
         return ssh_cidr(self.lookup_ip())
@@ -236,7 +239,8 @@ class Helper:
         )
 
     def _session(self, target: SshTarget) -> SshSession:
-        return SshSession(target, deadline_s=self.args.ssh_timeout)
+        deadline = self.args.ssh_timeout
+        return SshSession(target, deadline_s=deadline, connect_timeout_s=min(10.0, deadline))
 
     def _instance(self) -> dict[str, Any]:
         if not self.args.instance_id:

@@ -168,6 +168,9 @@ class SshSession:
                 transport.start_client(timeout=self.connect_timeout_s)
             except (paramiko.SSHException, EOFError, OSError) as e:
                 raise _Retry(f"SSH handshake failed ({e or type(e).__name__})") from e
+            if not transport.is_active() or not transport.initial_kex_done:
+                # start_client returns on its timeout without raising.
+                raise _Retry(f"SSH handshake failed (no answer in {self.connect_timeout_s:.0f} s)")
             self._check_host_key(transport.get_remote_server_key())
             try:
                 transport.auth_publickey(t.user, key)

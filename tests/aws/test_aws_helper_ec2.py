@@ -13,7 +13,7 @@ import paramiko
 import pytest
 
 from aws import aws_helper
-from tests.aws.conftest import REGION, AwsWorld
+from tests.aws.conftest import REGION, AwsWorld, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CIDR = "203.0.113.7"
@@ -308,3 +308,38 @@ def test_runs_from_repo_root_and_from_aws_dir(aws: AwsWorld, cwd: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == aws.ubuntu_ami
+
+
+def test_public_address_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default lookup reads one address over HTTP (here from a loopback server)."""
+    import http.server
+    import threading
+
+    answers = [b"192.0.2.55\n", b"<html>captive portal</html>"]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = answers.pop(0)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setattr(aws_helper, "CHECKIP_URL", f"http://127.0.0.1:{server.server_port}/")
+        assert aws_helper.lookup_public_ip() == "192.0.2.55"
+        with pytest.raises(aws_helper.HelperError, match="not an IP address"):
+            aws_helper.ssh_cidr(aws_helper.lookup_public_ip())
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    monkeypatch.setattr(aws_helper, "CHECKIP_URL", f"http://127.0.0.1:{free_port()}/")
+    with pytest.raises(aws_helper.HelperError, match="pass --ssh-cidr"):
+        aws_helper.lookup_public_ip()

@@ -7,6 +7,7 @@ address is overridden with ``--host 127.0.0.1 --port <sshd's port>``.
 from __future__ import annotations
 
 import shutil
+import socket
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -280,3 +281,17 @@ def test_create_image_with_a_failing_script_fails_with_its_status_and_cleans_up(
     assert aws.ec2.describe_images(Owners=["self"])["Images"] == []
     assert [k["KeyName"] for k in aws.ec2.describe_key_pairs()["KeyPairs"]] == ["rl"]
     assert (instance.keys / "rl.pem").is_file()
+
+
+def test_silent_port_times_out_with_host_and_port(
+    instance: Instance, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A port that accepts TCP but never speaks SSH (a booting or wrong service)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        args = [*instance.args, "--port", str(port), "--ssh-timeout", "1"]
+        rc, _, err = helper(capfd, "exec", *args, "--command", "true")
+    assert rc == 1
+    assert f"cannot connect to root@127.0.0.1:{port}: SSH handshake failed" in err
