@@ -52,6 +52,10 @@ INFO_FIELDS = (
     "availability_zone",
     "security_group_ids",
 )
+#: Default instance types: 2 vCPUs and 8 GiB install torch and Ray comfortably (the original's
+#: t2.micro has 1 GiB); the GPU one has an NVIDIA T4 for the Deep Learning AMI's driver.
+CPU_INSTANCE_TYPE = "t3.large"
+GPU_INSTANCE_TYPE = "g4dn.xlarge"
 #: Where the caller's public address is looked up when --ssh-cidr is not given.
 CHECKIP_URL = "https://checkip.amazonaws.com"
 
@@ -105,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="who may SSH in: an address or CIDR (default: your public address /32)",
     )
-    aws.add_argument("--instance-type", default="t3.large")
+    aws.add_argument(
+        "--instance-type",
+        default=None,
+        help=f"default: {CPU_INSTANCE_TYPE}, or {GPU_INSTANCE_TYPE} with --gpu",
+    )
     aws.add_argument("--volume-size", type=int, default=150, help="root volume [GiB]")
     aws.add_argument("--user-data", default="", help="cloud-init user data for the instance")
     aws.add_argument(
@@ -191,6 +199,8 @@ class Helper:
     def _launch(self, cleanup: Cleanup) -> tuple[str, str, Path]:
         """Key pair, security group and a running instance; returns (instance, group, key)."""
         a = self.args
+        if a.instance_type is None:
+            a.instance_type = GPU_INSTANCE_TYPE if a.gpu else CPU_INSTANCE_TYPE
         self.ec2.check_instance_type(a.instance_type)
         image = images.resolve_base_image(
             self.ec2, image_id=a.image_id or None, gpu=a.gpu, parameter=a.image_parameter

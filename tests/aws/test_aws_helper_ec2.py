@@ -126,6 +126,7 @@ def test_gpu_base_image_placement_and_looked_up_address(
     assert asked == [1]
     (instance,) = live_instances(aws)
     assert instance["ImageId"] == aws.dlami
+    assert instance["InstanceType"] == "g4dn.xlarge"
     assert instance["Placement"]["AvailabilityZone"] == f"{REGION}b"
     (group,) = own_groups(aws)
     assert group["GroupName"] == "CARLA_RLLIB"  # the original's default --name
@@ -343,3 +344,15 @@ def test_public_address_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aws_helper, "CHECKIP_URL", f"http://127.0.0.1:{free_port()}/")
     with pytest.raises(aws_helper.HelperError, match="pass --ssh-cidr"):
         aws_helper.lookup_public_ip()
+
+
+def test_missing_ssm_parameter_is_one_clear_line(
+    aws: AwsWorld, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rc, _, err = launch(capfd, tmp_path / "keys", "--image-parameter", "/aws/service/none/ami-id")
+    assert rc == 1
+    assert err.startswith(
+        "aws_helper: error: ssm.GetParameter failed for SSM parameter /aws/service/none/ami-id "
+        "in eu-west-3: ParameterNotFound"
+    )
+    assert_nothing_created(aws)
