@@ -162,9 +162,10 @@ def describe_env_runner(env_runner: Any) -> dict[str, Any]:
     Runs inside the env runner (through ``foreach_env_runner``).
 
     Returns:
-        ``{"runner": index, "node_id": hex, "hostname": str, "pid": int,
-        "servers": [{"pid": int | None, "rpc_port": int}, ...]}``; an env that has not
-        started its server yet (no reset so far) is left out.
+        ``{"runner": index, "node_id": hex, "hostname": str, "pid": int, "rss_mib": float,
+        "servers": [{"pid": int | None, "rpc_port": int, "rss_mib": float | None}, ...]}``;
+        an env that has not started its server yet (no reset so far) is left out; the
+        resident memory is None where it cannot be read (an external server).
     """
     import socket
 
@@ -175,14 +176,29 @@ def describe_env_runner(env_runner: Any) -> dict[str, Any]:
         core = getattr(carla_env, "core", None)
         server = getattr(core, "server", None)
         if server is not None:
-            servers.append({"pid": server.pid, "rpc_port": server.rpc_port})
+            servers.append(
+                {"pid": server.pid, "rpc_port": server.rpc_port, "rss_mib": _rss_mib(server.pid)}
+            )
     return {
         "runner": int(getattr(env_runner, "worker_index", 0)),
         "node_id": ray.get_runtime_context().get_node_id(),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
+        "rss_mib": _rss_mib(os.getpid()),
         "servers": servers,
     }
+
+
+def _rss_mib(pid: int | None) -> float | None:
+    """Resident memory of a process [MiB] (psutil comes with Ray), None if unreadable."""
+    if pid is None:
+        return None
+    import psutil
+
+    try:
+        return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    except (psutil.Error, OSError):
+        return None
 
 
 def record_placement(*, algorithm: Any, result: dict[str, Any], **kwargs: Any) -> None:
