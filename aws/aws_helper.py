@@ -33,7 +33,7 @@ from botocore.exceptions import BotoCoreError
 from aws import autoscaler_yaml, images
 from aws.ec2 import DRY_RUN_ID, Cleanup, Ec2, ssh_cidr
 from aws.errors import HelperError, RemoteCommandError
-from aws.ssh import DEFAULT_EXCLUDE, SshSession, SshTarget
+from aws.ssh import DEFAULT_EXCLUDE, SshSession, SshTarget, remote_path
 
 log = logging.getLogger("aws.helper")
 
@@ -268,24 +268,26 @@ class Helper:
             instance_id, group_id, key_file = self._launch(cleanup)
             self._provision(instance_id, key_file, scripts)
             image_id = self.ec2.create_image(instance_id, a.name, cleanup)
-            self.ec2.stop_instance(instance_id)
         except BaseException:
             cleanup.run()
             raise
+        # The image is made: from here on nothing is undone.
         self.out(f"ImageId: {image_id}")
         self.out(f"SecurityGroupIds: [{group_id}]")
-        self.out(f"Builder instance {instance_id} (stopped), key pair file {key_file}")
         if a.write_yaml is not None:
             if a.dry_run:
                 self.out(f"DRY RUN: write ImageId and SecurityGroupIds into {a.write_yaml}")
             else:
                 types = autoscaler_yaml.write_ids(a.write_yaml, image_id, [group_id])
                 self.out(f"Wrote them into {a.write_yaml} (node types: {', '.join(types)})")
+        # The builder is kept stopped, as the original did (start it again to change the image).
+        self.ec2.stop_instance(instance_id)
+        self.out(f"Builder instance {instance_id} (stopped), key pair file {key_file}")
         return 0
 
     def _provision(self, instance_id: str, key_file: Path, scripts: list[Path]) -> None:
         a = self.args
-        remote = a.remote_dir.rstrip("/") or "."
+        remote = remote_path(a.remote_dir).rstrip("/") or "."
         runs = []
         for script in scripts:
             if script.is_relative_to(REPO_ROOT):
@@ -408,7 +410,7 @@ class Helper:
             if not script.is_file():
                 raise HelperError(f"script not found: {script}")
             ssh.put(script, a.target, ())
-            remote_dir = a.target.rstrip("/") or "."
+            remote_dir = remote_path(a.target).rstrip("/") or "."
             command = f"cd {shlex.quote(remote_dir)} && "
             command += shlex.join([f"./{script.name}", *shlex.split(a.script_args)])
             return ssh.run(command)
@@ -435,6 +437,9 @@ def main(argv: list[str] | None = None, *, lookup_ip: Callable[[], str] = lookup
     except BotoCoreError as e:
         print(f"aws_helper: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("aws_helper: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

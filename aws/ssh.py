@@ -73,8 +73,9 @@ class SshTarget:
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
 
 
-def _remote(path: str) -> str:
-    """An SFTP path: ``~`` and ``~/x`` are relative to the login directory."""
+def remote_path(path: str) -> str:
+    """A remote path for SFTP and ``cd``: ``~`` and ``~/x`` become relative to the login
+    directory (where both start), as neither expands ``~`` once quoted."""
     if path in ("~", "~/"):
         return "."
     if path.startswith("~/"):
@@ -296,7 +297,7 @@ class SshSession:
 
     def put_file(self, local: Path, remote: str) -> None:
         """Uploads one file, keeping its permission bits (scripts stay executable)."""
-        remote = _remote(remote)
+        remote = remote_path(remote)
         self.sftp.put(str(local), remote)
         self.sftp.chmod(remote, stat.S_IMODE(local.stat().st_mode))
 
@@ -307,7 +308,7 @@ class SshSession:
             the number of files uploaded.
         """
         exclude = tuple(exclude)
-        remote = _remote(remote)
+        remote = remote_path(remote)
         self.makedirs(remote)
         count = 0
         for entry in sorted(local.iterdir()):
@@ -324,7 +325,7 @@ class SshSession:
     def put(self, source: Path, target: str, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> int:
         """``put`` of the original: a directory goes to ``target/<its name>``, a file into
         ``target`` when that is a remote directory, else to the path ``target``."""
-        target = _remote(target)
+        target = remote_path(target)
         if source.is_dir():
             return self.put_tree(source, posixpath.join(target, source.name), exclude)
         if not source.is_file():
@@ -340,7 +341,7 @@ class SshSession:
         Returns:
             the number of files downloaded.
         """
-        source = _remote(source)
+        source = remote_path(source)
         try:
             mode = self.sftp.stat(source).st_mode or 0
         except OSError as e:

@@ -17,6 +17,7 @@ import paramiko
 import pytest
 from ruamel.yaml import YAML
 
+from aws.ssh import remote_path
 from tests.aws.conftest import AwsWorld, Sshd, free_port
 from tests.aws.test_aws_helper_ec2 import helper, live_instances, own_groups
 
@@ -295,3 +296,14 @@ def test_silent_port_times_out_with_host_and_port(
         rc, _, err = helper(capfd, "exec", *args, "--command", "true")
     assert rc == 1
     assert f"cannot connect to root@127.0.0.1:{port}: SSH handshake failed" in err
+
+
+def test_remote_paths_relative_to_the_login_directory() -> None:
+    assert [remote_path(p) for p in ("~", "~/", "~/a/b", "a", "/abs", ".")] == [
+        ".",
+        ".",
+        "a/b",
+        "a",
+        "/abs",
+        ".",
+    ]
