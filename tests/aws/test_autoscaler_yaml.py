@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aws.autoscaler_yaml import write_ids
 from aws.errors import HelperError
@@ -68,3 +70,17 @@ def test_bad_files_are_one_clear_error(tmp_path: Path, content: str | None, mess
         write_ids(path, IMAGE, [GROUP])
     if content is not None:
         assert path.read_text() == content
+
+
+def test_the_written_project_yaml_passes_rays_validator(tmp_path: Path) -> None:
+    if not PROJECT_YAML.is_file():
+        pytest.skip("dqn_example/dqn_autoscaler.yaml is not in this checkout")
+    util = pytest.importorskip("ray.autoscaler._private.util")
+    written = tmp_path / "dqn_autoscaler.yaml"
+    shutil.copy2(PROJECT_YAML, written)
+    write_ids(written, IMAGE, [GROUP])
+    config = yaml.safe_load(written.read_text())
+    util.validate_config(util.prepare_config(copy.deepcopy(config)))
+    for node_type in config["available_node_types"].values():
+        assert node_type["node_config"]["ImageId"] == IMAGE
+        assert node_type["node_config"]["SecurityGroupIds"] == [GROUP]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import subprocess
@@ -356,3 +357,18 @@ def test_missing_ssm_parameter_is_one_clear_line(
         "in eu-west-3: ParameterNotFound"
     )
     assert_nothing_created(aws)
+
+
+def test_debug_logging_never_shows_the_private_key(
+    aws: AwsWorld,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    keys = tmp_path / "keys"
+    rc, out, err = launch(capfd, keys, "--debug")
+    assert rc == 0, err
+    body = "".join((keys / "rl.pem").read_text().splitlines()[1:-1])
+    shown = out + err + caplog.text.replace("\n", "")
+    assert body[:40] not in shown and "KeyMaterial" not in shown
