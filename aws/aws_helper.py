@@ -329,7 +329,9 @@ class Helper:
         self.out(f"SecurityGroupIds: [{group_id}]")
         self.out(f"PublicIp: {ip}")
         self.out(
+            # The same known_hosts as aws_helper, entries named by instance id.
             f"ssh -i {key_file} -o UserKnownHostsFile={self.key_dir / 'known_hosts'} "
+            f"-o HostKeyAlias={instance_id} -o StrictHostKeyChecking=accept-new "
             f"{self.args.ssh_user}@{ip}"
         )
         return 0

@@ -101,6 +101,11 @@ def test_launch_creates_key_pair_group_and_instance(
     volume = aws.ec2.describe_volumes(VolumeIds=[mapping["Ebs"]["VolumeId"]])["Volumes"][0]
     assert volume["Size"] == 40
     assert f"InstanceId: {instance['InstanceId']}" in out
+    assert (
+        f"ssh -i {key_file} -o UserKnownHostsFile={keys / 'known_hosts'} "
+        f"-o HostKeyAlias={instance['InstanceId']} -o StrictHostKeyChecking=accept-new "
+        f"ubuntu@{instance['PublicIpAddress']}"
+    ) in out
     assert f"SecurityGroupIds: [{group['GroupId']}]" in out
 
 

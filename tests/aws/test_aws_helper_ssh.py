@@ -75,6 +75,31 @@ def test_exec_command_streams_output_and_returns_its_status(
     assert known_hosts.read_text().split()[0] == instance.id
     rc, out, _ = helper(capfd, "exec", *instance.args, "--command", "echo again")
     assert rc == 0 and "again" in out
+    # OpenSSH's own client trusts the same file with the alias `launch` prints (no new entry).
+    port = instance.args[instance.args.index("--port") + 1]
+    done = subprocess.run(
+        [
+            "ssh",
+            "-i",
+            str(instance.keys / "rl.pem"),
+            "-p",
+            port,
+            "-o",
+            f"UserKnownHostsFile={known_hosts}",
+            "-o",
+            f"HostKeyAlias={instance.id}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "root@127.0.0.1",
+            "echo openssh-ok",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stdout.strip() == "openssh-ok", done.stderr
 
 
 def test_exec_script_is_uploaded_and_run_with_its_arguments(
