@@ -3,9 +3,11 @@
 ``--auto`` joins the cluster (``ray.init(address="auto")``: ``RAY_ADDRESS``, else the cluster
 the last ``ray start`` on this machine created) and spreads the env runners over its nodes:
 
-* the trial's placement group uses Ray's ``SPREAD`` strategy, so the runners' bundles go to
-  as many distinct nodes as their resources allow (RLlib's default ``PACK`` would fill the
-  head first);
+* the trial's placement group uses Ray's ``SPREAD`` strategy, so its bundles (the main
+  process's and one per runner) go to distinct nodes as evenly as Ray's scheduler manages;
+  RLlib's default ``PACK`` would fill the head first. SPREAD is best effort: with 2 runners
+  on 2 nodes both may land next to each other, the main process counting as the third
+  bundle;
 * the main process (algorithm, replay buffer and, with ``num_learners: 0``, the learner) is
   pinned to the head node through Ray's ``node:__internal_head__`` resource: Tune writes the
   checkpoints from that process into ``--directory``, which is a path on the head's disk
