@@ -76,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="aws_helper.py",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("action", choices=ACTIONS)
     aws = p.add_argument_group("AWS")
@@ -87,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aws.add_argument("--subnet-id", default=None, help="subnet (default: the default VPC's)")
     aws.add_argument("--instance-id", default="", help="instance of start/info/get/put/exec/stop")
-    aws.add_argument("--name", default="CARLA_RLLIB", help="image name and instance Name tag")
+    aws.add_argument(
+        "--name",
+        default="CARLA_RLLIB",
+        help="image name and instance Name tag (default: %(default)s)",
+    )
     aws.add_argument(
         "--image-id",
         "--base-ami-id",
@@ -100,9 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("--image-parameter", default=None, help="SSM parameter holding the base image")
     aws.add_argument("--key-name", default=None, help="key pair (default: --name)")
     aws.add_argument(
-        "--key-dir", type=Path, default=Path("~/rllib_keys"), help="private keys and known_hosts"
+        "--key-dir",
+        type=Path,
+        default=Path("~/rllib_keys"),
+        help="private keys and known_hosts (default: %(default)s)",
     )
-    aws.add_argument("--key-type", choices=("ed25519", "rsa"), default="ed25519")
+    aws.add_argument(
+        "--key-type", choices=("ed25519", "rsa"), default="ed25519", help="(default: %(default)s)"
+    )
     aws.add_argument("--security-group-name", default=None, help="security group (default: --name)")
     aws.add_argument(
         "--ssh-cidr",
@@ -114,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"default: {CPU_INSTANCE_TYPE}, or {GPU_INSTANCE_TYPE} with --gpu",
     )
-    aws.add_argument("--volume-size", type=int, default=150, help="root volume [GiB]")
+    aws.add_argument(
+        "--volume-size", type=int, default=150, help="root volume [GiB] (default: %(default)s)"
+    )
     aws.add_argument("--user-data", default="", help="cloud-init user data for the instance")
     aws.add_argument(
         "--write-yaml",
@@ -128,23 +138,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--installation-scripts",
         nargs="+",
         default=["install/install.sh"],
-        help="scripts run on the builder, in order (relative paths: to here or to aws/)",
+        help="scripts run on the builder, in order; relative paths: to here or to aws/ "
+        "(default: %(default)s)",
     )
     ssh.add_argument(
-        "--remote-dir", default="rllib-integration", help="where create-image uploads the project"
+        "--remote-dir",
+        default="rllib-integration",
+        help="where create-image uploads the project, from the login directory "
+        "(default: %(default)s)",
     )
     ssh.add_argument("--field", default="", help=f"info: one of {', '.join(INFO_FIELDS)}")
-    ssh.add_argument("--source", default=".", help="get/put: what to copy")
-    ssh.add_argument("--target", default=".", help="get/put/exec: where to copy it")
-    ssh.add_argument("--exclude", nargs="*", default=list(DEFAULT_EXCLUDE), help="put: skip names")
+    ssh.add_argument("--source", default=".", help="get/put: what to copy (default: %(default)s)")
+    ssh.add_argument(
+        "--target", default=".", help="get/put/exec: where to copy it (default: %(default)s)"
+    )
+    ssh.add_argument(
+        "--exclude",
+        nargs="*",
+        default=list(DEFAULT_EXCLUDE),
+        help="put/create-image: names to skip (default: %(default)s)",
+    )
     ssh.add_argument("--script", default=None, help="exec: local script to upload and run")
     ssh.add_argument("--script-args", default="", help="arguments of --script / install scripts")
     ssh.add_argument("--command", default=None, help="exec: a command line to run instead")
     ssh.add_argument("--host", default=None, help="SSH address (default: the public IP)")
-    ssh.add_argument("--port", type=int, default=22, help="SSH port")
-    ssh.add_argument("--ssh-user", default="ubuntu")
+    ssh.add_argument("--port", type=int, default=22, help="SSH port (default: %(default)s)")
+    ssh.add_argument("--ssh-user", default="ubuntu", help="(default: %(default)s)")
     ssh.add_argument("--key-file", type=Path, default=None, help="default: <key-dir>/<key>.pem")
-    ssh.add_argument("--ssh-timeout", type=float, default=300.0, help="retry SSH this long [s]")
+    ssh.add_argument(
+        "--ssh-timeout",
+        type=float,
+        default=300.0,
+        help="retry SSH this long [s] (default: %(default)s)",
+    )
     p.add_argument("--debug", action="store_true", help="debug logging (never of AWS replies)")
     return p
 
