@@ -278,6 +278,12 @@ class Helper:
         deadline = self.args.ssh_timeout
         return SshSession(target, deadline_s=deadline, connect_timeout_s=min(10.0, deadline))
 
+    def _dry(self, what: str) -> bool:
+        """In dry-run mode, prints the SSH step instead of doing it."""
+        if self.args.dry_run:
+            self.out(f"DRY RUN: {what}")
+        return bool(self.args.dry_run)
+
     def _instance(self) -> dict[str, Any]:
         if not self.args.instance_id:
             raise HelperError(f"{self.args.action} needs --instance-id")
@@ -408,6 +414,8 @@ class Helper:
     def get(self) -> int:
         """Downloads ``--source`` from the instance into ``--target``."""
         target = self._target(self._instance())
+        if self._dry(f"download {self.args.source} from {target.where} to {self.args.target}"):
+            return 0
         with self._session(target) as ssh:
             count = ssh.get(self.args.source, Path(self.args.target))
         self.out(f"downloaded {count} file(s) from {target.where}")
@@ -416,6 +424,8 @@ class Helper:
     def put(self) -> int:
         """Uploads ``--source`` to ``--target`` on the instance, skipping ``--exclude``."""
         target = self._target(self._instance())
+        if self._dry(f"upload {self.args.source} to {target.where}, into {self.args.target}"):
+            return 0
         with self._session(target) as ssh:
             count = ssh.put(Path(self.args.source), self.args.target, self.args.exclude)
         self.out(f"uploaded {count} file(s) to {target.where}")
@@ -431,6 +441,10 @@ class Helper:
         if (a.script is None) == (a.command is None):
             raise HelperError("exec needs exactly one of --script and --command")
         target = self._target(self._instance())
+        if self._dry(
+            f"run {a.command or a.script} {a.script_args}".rstrip() + f" on {target.where}"
+        ):
+            return 0
         with self._session(target) as ssh:
             if a.command is not None:
                 return ssh.run(a.command)

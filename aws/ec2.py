@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from aws.errors import AwsCallError, HelperError
 
@@ -86,7 +86,7 @@ class Cleanup:
             log.warning("cleaning up %s", what)
             try:
                 undo()
-            except (HelperError, OSError) as e:
+            except (HelperError, OSError, BotoCoreError) as e:
                 log.error("could not clean up %s: %s", what, e)
 
 

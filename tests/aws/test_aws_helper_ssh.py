@@ -332,3 +332,19 @@ def test_remote_paths_relative_to_the_login_directory() -> None:
         "/abs",
         ".",
     ]
+
+
+def test_dry_run_ssh_steps_do_nothing(
+    instance: Instance, capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    rc, out, err = helper(
+        capfd, "exec", *instance.args, "--dry-run", "--command", f"touch {marker}"
+    )
+    assert rc == 0, err
+    assert f"DRY RUN: run touch {marker} on root@127.0.0.1:" in out
+    rc, out, _ = helper(
+        capfd, "put", *instance.args, "--dry-run", "--source", str(tmp_path), "--target", "x"
+    )
+    assert rc == 0 and "DRY RUN: upload" in out
+    assert not marker.exists() and not (instance.keys / "known_hosts").exists()
