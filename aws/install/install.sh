@@ -15,11 +15,12 @@
 #                      exists, else --cpu)
 #   --skip-system      no apt-get (packages already there, or no root)
 # Environment: PYTHON (default python3.11), ENV_FILE (default ~/.rllib_integration_env.sh),
-#   CHECK_MODULES (imported at the end; default "rllib_integration carla_lite carla ray").
+#   CHECK_MODULES (imported at the end; default "rllib_integration carla_lite carla ray"),
+#   OS_RELEASE (default /etc/os-release).
 #
 # Python 3.11: Ubuntu 22.04 and 24.04 have no python3.11 in main, so it comes from the
-# deadsnakes PPA (apt-managed, security updates through apt), added only when apt has no
-# python3.11 candidate.
+# deadsnakes PPA (apt-managed, security updates through apt), added only when apt offers no
+# python3.11 release (22.04's universe has only 3.11.0~rc1; Debian 12 has 3.11 in main).
 set -euo pipefail
 
 STEP="start"
@@ -39,6 +40,7 @@ CARLA_DIR="${CARLA_DIR:-$HOME/CARLA_0.9.16}"
 PYTHON="${PYTHON:-python3.11}"
 ENV_FILE="${ENV_FILE:-$HOME/.rllib_integration_env.sh}"
 CHECK_MODULES="${CHECK_MODULES:-rllib_integration carla_lite carla ray}"
+OS_RELEASE="${OS_RELEASE:-/etc/os-release}"
 SKIP_SYSTEM=0
 GPU=""
 while [ $# -gt 0 ]; do
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
         --gpu) GPU=1; shift ;;
         --cpu) GPU=0; shift ;;
         --skip-system) SKIP_SYSTEM=1; shift ;;
-        -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) fail "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -83,8 +85,16 @@ if [ "$SKIP_SYSTEM" = 0 ]; then
         # On a fresh instance cloud-init's apt runs may hold the lock for minutes: wait for it.
         APT=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -y -q)
         "${APT[@]}" update
-        if ! apt-cache policy python3.11 | grep -q "Candidate: [0-9]"; then
+        candidate="$(apt-cache policy python3.11 | sed -n 's/^ *Candidate: //p')"
+        case "$candidate" in
+            "" | "(none)" | *~rc* | *~a[0-9]* | *~b[0-9]*) need_ppa=1 ;;  # 22.04: 3.11.0~rc1
+            *) need_ppa=0 ;;
+        esac
+        if [ "$need_ppa" = 1 ]; then
             step "system packages: deadsnakes PPA for python3.11"
+            os_id="$(sed -n 's/^ID=//p' "$OS_RELEASE" 2>/dev/null | tr -d '"')"
+            [ "$os_id" = ubuntu ] ||
+                fail "apt offers no python3.11 release (${candidate:-none}) and the deadsnakes PPA is for Ubuntu only ($os_id): install Python 3.11 and set PYTHON"
             "${APT[@]}" install software-properties-common
             "${as_root[@]}" add-apt-repository -y ppa:deadsnakes/ppa
             "${APT[@]}" update

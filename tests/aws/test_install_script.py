@@ -150,15 +150,18 @@ STUBS = {
     "dpkg-query": '#!/bin/sh\nfor p in $MISSING; do [ "$p" = "$3" ] && exit 1; done\n'
     'printf "install ok installed"\n',
     "apt-get": '#!/bin/sh\necho "apt-get $*" >>"$LOG"\n',
-    "apt-cache": '#!/bin/sh\nif [ -n "$NO_CANDIDATE" ]; then echo "  Candidate: (none)"; '
-    'else echo "  Candidate: 3.11.9-1"; fi\n',
+    "apt-cache": '#!/bin/sh\necho "python3.11:"\necho "  Installed: (none)"\n'
+    'echo "  Candidate: $CANDIDATE"\n',
     "add-apt-repository": '#!/bin/sh\necho "add-apt-repository $*" >>"$LOG"\n',
 }
 
 
-@pytest.mark.parametrize("no_candidate", [False, True])
+@pytest.mark.parametrize(
+    ("candidate", "ppa"),
+    [("3.11.2-6+deb12u6", False), ("(none)", True), ("3.11.0~rc1-1~22.04", True)],
+)
 def test_system_step_installs_only_what_is_missing(
-    project: Path, tmp_path: Path, no_candidate: bool
+    project: Path, tmp_path: Path, candidate: str, ppa: bool
 ) -> None:
     """apt-get, apt-cache, dpkg-query and add-apt-repository are stand-ins that log calls."""
     if os.geteuid() != 0:
@@ -171,6 +174,8 @@ def test_system_step_installs_only_what_is_missing(
     home = tmp_path / "home"
     home.mkdir()
     log = tmp_path / "apt.log"
+    os_release = tmp_path / "os-release"
+    os_release.write_text('NAME="Ubuntu"\nID=ubuntu\nVERSION_ID="22.04"\n')
     python_dir = str(Path(sys.executable).parent)
 
     def install(missing: str) -> subprocess.CompletedProcess[str]:
@@ -183,7 +188,8 @@ def test_system_step_installs_only_what_is_missing(
                 "CHECK_MODULES": "json",
                 "MISSING": missing,
                 "LOG": str(log),
-                "NO_CANDIDATE": "1" if no_candidate else "",
+                "CANDIDATE": candidate,
+                "OS_RELEASE": str(os_release),
             },
             capture_output=True,
             text=True,
@@ -195,10 +201,16 @@ def test_system_step_installs_only_what_is_missing(
     calls = log.read_text().splitlines()
     assert calls[0].endswith("apt-get -o DPkg::Lock::Timeout=900 -y -q update")
     assert calls[-1].endswith("install libegl1 python3.11-venv")
-    ppa = [c for c in calls if c.startswith("add-apt-repository")]
-    assert ppa == (["add-apt-repository -y ppa:deadsnakes/ppa"] if no_candidate else [])
+    ppa_calls = [c for c in calls if c.startswith("add-apt-repository")]
+    assert ppa_calls == (["add-apt-repository -y ppa:deadsnakes/ppa"] if ppa else [])
     log.unlink()
     done = install("")
     assert done.returncode == 0, done.stderr
     assert "system packages already installed" in done.stdout
     assert not log.exists()
+    if ppa:
+        # Not Ubuntu: no PPA to add, a clear failure instead.
+        os_release.write_text("ID=debian\n")
+        done = install("python3.11")
+        assert done.returncode == 1
+        assert "apt offers no python3.11 release" in done.stderr and "(debian)" in done.stderr
