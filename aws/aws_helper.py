@@ -451,8 +451,9 @@ class Helper:
             script = Path(a.script)
             if not script.is_file():
                 raise HelperError(f"script not found: {script}")
-            ssh.put(script, a.target, ())
             remote_dir = remote_path(a.target).rstrip("/") or "."
+            ssh.makedirs(remote_dir)
+            ssh.put_file(script, f"{remote_dir}/{script.name}")
             command = f"cd {shlex.quote(remote_dir)} && "
             command += shlex.join([f"./{script.name}", *shlex.split(a.script_args)])
             return ssh.run(command)

@@ -108,8 +108,7 @@ def test_exec_script_is_uploaded_and_run_with_its_arguments(
     script = tmp_path / "job.sh"
     script.write_text('#!/bin/sh\necho "cwd=$(pwd)"\nfor a in "$@"; do echo "arg=$a"; done\n')
     script.chmod(0o755)
-    remote = tmp_path / "remote"
-    remote.mkdir()
+    remote = tmp_path / "remote" / "new"  # created
     rc, out, err = helper(
         capfd,
         "exec",
