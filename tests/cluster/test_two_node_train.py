@@ -1,9 +1,10 @@
 """``dqn_train.py --auto`` on a real two-node Ray cluster of this machine.
 
 The head has 2 CPUs, the worker 1; the run asks for the main process (1 CPU, kept on the
-head) and 2 env runners of 1 CPU each, so one runner must land on each node, and each
-starts its own carla_lite. The env runners report their node and the servers they started
-in the training result (``env_runner_placement``); afterwards none of those servers runs.
+head) and as many env runners of 1 CPU as the cluster holds (2), so one runner must land on
+each node, and each starts its own carla_lite. The env runners report their node and the
+servers they started in the training result (``env_runner_placement``); afterwards none of
+those servers runs.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ def test_auto_spreads_env_runners_over_both_nodes(
     nodes = two_node_cluster.node_ids()
     assert set(nodes) == {"head", "worker1"}, nodes
 
-    command = [sys.executable, str(REPO_ROOT / "dqn_train.py"), str(tiny_cluster_yaml(tmp_path))]
-    command += ["--auto", "--tboff", "-d", str(tmp_path / "runs"), "--stop-iters", "1"]
+    # The yaml samples in the main process; --num-env-runners cluster fills the 3 CPUs.
+    config = tiny_cluster_yaml(tmp_path, num_env_runners=0)
+    command = [sys.executable, str(REPO_ROOT / "dqn_train.py"), str(config), "--auto"]
+    command += ["--num-env-runners", "cluster", "--tboff", "-d", str(tmp_path / "runs")]
+    command += ["--stop-iters", "1"]
     env = ray_env(RAY_ADDRESS=two_node_cluster.address)
     start = time.monotonic()
     done = subprocess.run(
@@ -51,6 +55,7 @@ def test_auto_spreads_env_runners_over_both_nodes(
     elapsed = time.monotonic() - start
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-6000:]
     assert done.stdout.rstrip().endswith("done.")
+    assert "Env runners: 2 (--num-env-runners cluster)" in done.stdout
 
     (trial,) = [p for p in (tmp_path / "runs" / "dqn_example").iterdir() if p.is_dir()]
     results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
