@@ -277,7 +277,8 @@ def _autoscaled(training_config: Any, num_cpus: float, num_gpus: float) -> tuple
         print(
             f"The cluster has {num_cpus:g} CPUs and {num_gpus:g} GPUs now; this run reserves "
             f"{cpus:g} CPUs and {gpus:g} GPUs. Waiting for the autoscaler to add worker nodes "
-            "(`ray status` shows the pending demand; a fixed-size cluster never starts it)",
+            "(`ray status` shows the pending demand). A cluster without one waits forever: "
+            "add nodes (`ray start --address=...`) or lower env_runners.num_env_runners",
             flush=True,
         )
     return max(cpus, num_cpus), max(gpus, num_gpus)
