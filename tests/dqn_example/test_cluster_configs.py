@@ -91,6 +91,12 @@ def test_autoscaler_setup_uses_install_script_on_the_mounted_checkout() -> None:
     assert (REPO_ROOT / INSTALL_SCRIPT).is_file()
     # `ray submit` runs `python ~/dqn_train.py dqn_example/dqn_config.yaml` in ~.
     assert f"ln -sfn {REMOTE_CHECKOUT}/dqn_example ~/dqn_example" in config["setup_commands"]
+    # The head's dashboard extra: the very Ray version requirements.txt pins.
+    (ray_pin,) = re.findall(
+        r"^ray\[[a-z,]+\]==(\S+)$", (REPO_ROOT / "requirements.txt").read_text(), re.M
+    )
+    (dashboard,) = config["head_setup_commands"]
+    assert dashboard.endswith(f'pip install --quiet "ray[default]=={ray_pin}"')
 
 
 def test_autoscaler_start_commands() -> None:
