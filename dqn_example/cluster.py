@@ -164,7 +164,8 @@ def describe_env_runner(env_runner: Any) -> dict[str, Any]:
     Runs inside the env runner (through ``foreach_env_runner``).
 
     Returns:
-        ``{"runner": index, "node_id": hex, "hostname": str, "pid": int, "rss_mib": float,
+        ``{"runner": index, "node_id": hex, "node_ip": str, "hostname": str, "pid": int,
+        "rss_mib": float,
         "servers": [{"pid": int | None, "rpc_port": int, "rss_mib": float | None}, ...]}``;
         an env that has not started its server yet (no reset so far) is left out; the
         resident memory is None where it cannot be read (an external server).
@@ -184,6 +185,7 @@ def describe_env_runner(env_runner: Any) -> dict[str, Any]:
     return {
         "runner": int(getattr(env_runner, "worker_index", 0)),
         "node_id": ray.get_runtime_context().get_node_id(),
+        "node_ip": ray.util.get_node_ip_address(),
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "rss_mib": _rss_mib(os.getpid()),
@@ -229,7 +231,8 @@ def placement_summary(placement: dict[str, Any]) -> str:
     per_node: dict[str, list[str]] = {}
     for runner in runners:
         pids = ",".join(str(server["pid"]) for server in runner["servers"]) or "none yet"
-        per_node.setdefault(runner["node_id"][:8], []).append(
+        node = f"{runner.get('node_ip', '?')} ({runner['node_id'][:8]})"
+        per_node.setdefault(node, []).append(
             f"runner {runner['runner']} (pid {runner['pid']}, servers {pids})"
         )
     nodes = "; ".join(f"node {node}: " + ", ".join(items) for node, items in per_node.items())

@@ -173,7 +173,7 @@ class RayCluster:
         assert done.returncode == 0 and lines, done.stdout + done.stderr
         ids: dict[str, str] = {}
         for node_id, is_head in json.loads(lines[-1][len("NODES ") :]):
-            ids["head" if is_head else f"worker{len(ids)}"] = node_id
+            ids["head" if is_head else "worker"] = node_id
         return ids
 
 

@@ -72,13 +72,15 @@ def test_describe_env_runner_lists_the_servers_its_envs_started() -> None:
     import ray
 
     ray_context = SimpleNamespace(get_node_id=lambda: "ab" * 28)
-    original = ray.get_runtime_context
+    original = ray.get_runtime_context, ray.util.get_node_ip_address
     ray.get_runtime_context = lambda: ray_context  # type: ignore[assignment]
+    ray.util.get_node_ip_address = lambda: "10.0.0.7"
     try:
         described = cluster.describe_env_runner(runner)
     finally:
-        ray.get_runtime_context = original
+        ray.get_runtime_context, ray.util.get_node_ip_address = original
     assert described["runner"] == 3 and described["node_id"] == "ab" * 28
+    assert described["node_ip"] == "10.0.0.7"
     assert described["pid"] == os.getpid()
     # The env that has not reset yet has no server and is left out.
     assert described["rss_mib"] > 10  # this very process
@@ -89,8 +91,20 @@ def test_describe_env_runner_lists_the_servers_its_envs_started() -> None:
 
 def test_record_placement_and_its_summary_line() -> None:
     runners = [
-        {"runner": 2, "node_id": "b" * 56, "pid": 12, "servers": [{"pid": 22, "rpc_port": 1}]},
-        {"runner": 1, "node_id": "a" * 56, "pid": 11, "servers": [{"pid": 21, "rpc_port": 4}]},
+        {
+            "runner": 2,
+            "node_id": "b" * 56,
+            "node_ip": "10.0.0.2",
+            "pid": 12,
+            "servers": [{"pid": 22, "rpc_port": 1}],
+        },
+        {
+            "runner": 1,
+            "node_id": "a" * 56,
+            "node_ip": "10.0.0.1",
+            "pid": 11,
+            "servers": [{"pid": 21, "rpc_port": 4}],
+        },
     ]
     group = SimpleNamespace(
         num_remote_env_runners=lambda: 2,
@@ -108,8 +122,8 @@ def test_record_placement_and_its_summary_line() -> None:
     assert [r["runner"] for r in json.loads(placement["runners"])] == [1, 2]
     assert cluster.placement_summary(placement) == (
         "env runners: 2 on 2 node(s), 2 simulator server(s) - "
-        "node aaaaaaaa: runner 1 (pid 11, servers 21); "
-        "node bbbbbbbb: runner 2 (pid 12, servers 22)"
+        "node 10.0.0.1 (aaaaaaaa): runner 1 (pid 11, servers 21); "
+        "node 10.0.0.2 (bbbbbbbb): runner 2 (pid 12, servers 22)"
     )
     # No remote runners (num_env_runners 0): nothing to report.
     local_only = SimpleNamespace(num_remote_env_runners=lambda: 0)

@@ -40,7 +40,7 @@ def test_auto_spreads_env_runners_over_both_nodes(
     two_node_cluster: RayCluster, tmp_path: Path
 ) -> None:
     nodes = two_node_cluster.node_ids()
-    assert set(nodes) == {"head", "worker1"}, nodes
+    assert set(nodes) == {"head", "worker"}, nodes
 
     # The yaml samples in the main process; --num-env-runners cluster fills the 3 CPUs.
     config = tiny_cluster_yaml(tmp_path, num_env_runners=0)
@@ -67,7 +67,7 @@ def test_auto_spreads_env_runners_over_both_nodes(
 
     assert placement["num_env_runners"] == 2 and placement["num_nodes"] == 2
     assert {runner["runner"] for runner in runners} == {1, 2}
-    assert {runner["node_id"] for runner in runners} == {nodes["head"], nodes["worker1"]}
+    assert {runner["node_id"] for runner in runners} == {nodes["head"], nodes["worker"]}
     # Each runner started its own carla_lite, on its own ports.
     servers = [server for runner in runners for server in runner["servers"]]
     assert [len(runner["servers"]) for runner in runners] == [1, 1]
