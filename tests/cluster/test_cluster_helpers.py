@@ -77,7 +77,10 @@ def test_describe_env_runner_lists_the_servers_its_envs_started() -> None:
     ray.util.get_node_ip_address = lambda: "10.0.0.7"
     try:
         described = cluster.describe_env_runner(runner)
+        # A runner without an env yet (asked for before it built one) has no servers.
+        bare = cluster.describe_env_runner(SimpleNamespace(worker_index=1, env=None))
     finally:
+        # Unpatched, ray.get_runtime_context() would start a local Ray in this process.
         ray.get_runtime_context, ray.util.get_node_ip_address = original
     assert described["runner"] == 3 and described["node_id"] == "ab" * 28
     assert described["node_ip"] == "10.0.0.7"
@@ -86,7 +89,8 @@ def test_describe_env_runner_lists_the_servers_its_envs_started() -> None:
     assert described["rss_mib"] > 10  # this very process
     (server,) = described["servers"]
     assert (server["pid"], server["rpc_port"]) == (4242, 20000)
-    assert cluster.describe_env_runner(SimpleNamespace(worker_index=1, env=None))["servers"] == []
+    assert bare["servers"] == []
+    assert not ray.is_initialized()
 
 
 def test_record_placement_and_its_summary_line() -> None:
