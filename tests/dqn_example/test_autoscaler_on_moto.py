@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
+from moto.server import ThreadedMotoServer
 
+from tests.aws.conftest import use_emulated_aws
 from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -30,22 +33,13 @@ PROFILE = "ray-autoscaler-v1"  # Ray's default instance profile and role name
 @pytest.fixture
 def moto_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """moto's server on 127.0.0.1, dummy credentials, HOME in tmp (Ray writes ~/.ssh there)."""
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         region = yaml.safe_load(AUTOSCALER_YAML.read_text())["provider"]["region"]
-        for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            monkeypatch.delenv(var, raising=False)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+        use_emulated_aws(monkeypatch, endpoint, region, tmp_path)
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
         ec2 = boto3.client("ec2", region_name=region)
         iam = boto3.client("iam", region_name=region)
