@@ -68,7 +68,6 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[s
 def test_ray_bootstraps_and_launches_every_node_type(
     moto_aws: dict[str, Any], tmp_path: Path
 ) -> None:
-    autoscaler_yaml = pytest.importorskip("aws.autoscaler_yaml")
     from ray.autoscaler._private.aws.node_provider import AWSNodeProvider
     from ray.autoscaler._private.commands import _bootstrap_config
     from ray.autoscaler.tags import (
@@ -76,6 +75,8 @@ def test_ray_bootstraps_and_launches_every_node_type(
         TAG_RAY_NODE_KIND,
         TAG_RAY_USER_NODE_TYPE,
     )
+
+    from aws import autoscaler_yaml
 
     ec2 = moto_aws["ec2"]
     image = next(

@@ -114,7 +114,8 @@ def test_autoscaler_start_commands() -> None:
 
 def test_aws_helper_fills_the_ids_and_the_yaml_stays_valid(tmp_path: Path) -> None:
     """``aws_helper.py create-image --write-yaml`` edits only ImageId and SecurityGroupIds."""
-    autoscaler_yaml = pytest.importorskip("aws.autoscaler_yaml")
+    from aws import autoscaler_yaml
+
     copy_path = tmp_path / "dqn_autoscaler.yaml"
     shutil.copy(AUTOSCALER_YAML, copy_path)
     autoscaler_yaml.write_ids(copy_path, "ami-0123456789abcdef0", ["sg-0123456789abcdef0"])
