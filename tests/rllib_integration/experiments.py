@@ -14,18 +14,13 @@ from rllib_integration.base_experiment import BaseExperiment
 ACTIONS = [(0.0, 0.0, 1.0), (0.7, 0.0, 0.0), (0.5, -0.4, 0.0), (0.5, 0.4, 0.0)]
 
 
-class BirdViewExperiment(BaseExperiment):
-    """Drive with four actions on a small BirdView; reward = forward speed; end on collision."""
-
-    default_config: ClassVar[dict[str, Any]] = {"others": {"max_steps": 200, "size": 32}}
+class _FourActionExperiment(BaseExperiment):
+    """What the test experiments share: four actions, reward = forward speed, the episode
+    ends on a collision (``terminated``) or after ``others.max_steps`` (``truncated``)."""
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
-        config = dict(config or {})
-        super().__init__(config)
-        size = self.config["others"]["size"]
-        sensors = self.config["hero"]["sensors"]
-        sensors.setdefault("birdview", {"type": "sensor.birdview", "size": size, "radius": 15})
-        sensors.setdefault("collision", {"type": "sensor.other.collision"})
+        super().__init__(dict(config or {}))
+        self.config["hero"]["sensors"].setdefault("collision", {"type": "sensor.other.collision"})
         self.steps = 0
         self.collided = False
 
@@ -36,10 +31,6 @@ class BirdViewExperiment(BaseExperiment):
     def get_action_space(self) -> spaces.Discrete:
         return spaces.Discrete(len(ACTIONS))
 
-    def get_observation_space(self) -> spaces.Box:
-        size = self.config["others"]["size"]
-        return spaces.Box(0, 255, (size, size, 3), dtype=np.uint8)
-
     def get_actions(self) -> list[tuple[float, float, float]]:
         return ACTIONS
 
@@ -48,10 +39,8 @@ class BirdViewExperiment(BaseExperiment):
         throttle, steer, brake = ACTIONS[int(action)]
         return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
 
-    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
-        _frame, image = sensor_data["birdview"]
+    def note_collision(self, sensor_data: dict[str, tuple[int, Any]]) -> None:
         self.collided = self.collided or "collision" in sensor_data
-        return image, {"step": self.steps}
 
     def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
         return self.collided, self.steps >= self.config["others"]["max_steps"]
@@ -60,6 +49,27 @@ class BirdViewExperiment(BaseExperiment):
         velocity = core.hero.get_velocity()
         forward = core.hero.get_transform().get_forward_vector()
         return float(velocity.x * forward.x + velocity.y * forward.y)
+
+
+class BirdViewExperiment(_FourActionExperiment):
+    """Drive with four actions on a small BirdView; reward = forward speed; end on collision."""
+
+    default_config: ClassVar[dict[str, Any]] = {"others": {"max_steps": 200, "size": 32}}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        size = self.config["others"]["size"]
+        sensors = self.config["hero"]["sensors"]
+        sensors.setdefault("birdview", {"type": "sensor.birdview", "size": size, "radius": 15})
+
+    def get_observation_space(self) -> spaces.Box:
+        size = self.config["others"]["size"]
+        return spaces.Box(0, 255, (size, size, 3), dtype=np.uint8)
+
+    def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
+        _frame, image = sensor_data["birdview"]
+        self.note_collision(sensor_data)
+        return image, {"step": self.steps}
 
 
 def env_config(**carla: Any) -> dict[str, Any]:
@@ -91,7 +101,7 @@ def parallel_worker(queue: Any) -> None:
     os._exit(0)  # skip the client's static destructors (see tests/conftest.py)
 
 
-class CameraLidarExperiment(BaseExperiment):
+class CameraLidarExperiment(_FourActionExperiment):
     """A front RGB camera and a LiDAR as a Dict observation; four actions; end on collision.
 
     The LiDAR becomes the nearest range in each of ``sectors`` azimuth sectors (metres,
@@ -103,7 +113,7 @@ class CameraLidarExperiment(BaseExperiment):
     }
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
-        super().__init__(dict(config or {}))
+        super().__init__(config)
         others = self.config["others"]
         sensors = self.config["hero"]["sensors"]
         size = str(others["size"])
@@ -127,16 +137,6 @@ class CameraLidarExperiment(BaseExperiment):
                 "transform": "0,0,2.5,0,0,0",
             },
         )
-        sensors.setdefault("collision", {"type": "sensor.other.collision"})
-        self.steps = 0
-        self.collided = False
-
-    def reset(self) -> None:
-        self.steps = 0
-        self.collided = False
-
-    def get_action_space(self) -> spaces.Discrete:
-        return spaces.Discrete(len(ACTIONS))
 
     def get_observation_space(self) -> spaces.Dict:
         others = self.config["others"]
@@ -150,19 +150,11 @@ class CameraLidarExperiment(BaseExperiment):
             }
         )
 
-    def get_actions(self) -> list[tuple[float, float, float]]:
-        return ACTIONS
-
-    def compute_action(self, action: Any) -> carla.VehicleControl:
-        self.steps += 1
-        throttle, steer, brake = ACTIONS[int(action)]
-        return carla.VehicleControl(throttle=throttle, steer=steer, brake=brake)
-
     def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
         others = self.config["others"]
         _frame, image = sensor_data["camera"]
         _frame, points = sensor_data["lidar"]
-        self.collided = self.collided or "collision" in sensor_data
+        self.note_collision(sensor_data)
         sectors = others["sectors"]
         ranges = np.full(sectors, float(others["range"]), dtype=np.float32)
         if len(points):
@@ -172,11 +164,3 @@ class CameraLidarExperiment(BaseExperiment):
             np.minimum.at(ranges, index, distance)
         info = {"step": self.steps, "lidar_points": len(points)}
         return {"camera": image, "lidar": np.minimum(ranges, others["range"])}, info
-
-    def get_done_status(self, observation: Any, core: Any) -> tuple[bool, bool]:
-        return self.collided, self.steps >= self.config["others"]["max_steps"]
-
-    def compute_reward(self, observation: Any, core: Any) -> float:
-        velocity = core.hero.get_velocity()
-        forward = core.hero.get_transform().get_forward_vector()
-        return float(velocity.x * forward.x + velocity.y * forward.y)
