@@ -35,7 +35,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import connect_sync, free_port, start_server, stop_server  # noqa: E402
+from bench.servers import (  # noqa: E402
+    connect_sync,
+    free_port,
+    spawn_ai_walkers,
+    start_server,
+    stop_server,
+)
 
 SHARED_TOWNS = REPO.parent / "shared" / "maps" / "carla_towns"
 GOAL_TICKS_30_WALKERS = 500.0
@@ -87,7 +93,6 @@ def child(config: str, port: int, ticks: int) -> dict[str, Any]:
     client, world = connect_sync(port)  # get_world() downloads the navmesh (built on demand)
     connect_s = time.perf_counter() - start
     walkers: list[int] = []
-    controllers: list[int] = []
     extra: dict[str, Any] = {}
     if config == "walkers_30_tm_10":
         tm = client.get_trafficmanager(port + 3)
@@ -103,21 +108,7 @@ def child(config: str, port: int, ticks: int) -> dict[str, Any]:
         extra["vehicles"] = sum(1 for r in client.apply_batch_sync(batch, True) if not r.error)
     if config.startswith("walkers_30"):
         assert world.get_random_location_from_navigation() is not None, "no navmesh"
-        lib = world.get_blueprint_library()
-        bps = sorted(lib.filter("walker.pedestrian.*"), key=lambda b: b.id)
-        batch = []
-        for i in range(30):
-            loc = world.get_random_location_from_navigation()
-            batch.append(carla.command.SpawnActor(bps[i % len(bps)], carla.Transform(loc)))
-        walkers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
-        ctrl = lib.find("controller.ai.walker")
-        batch = [carla.command.SpawnActor(ctrl, carla.Transform(), w) for w in walkers]
-        controllers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
-        world.tick()
-        for c in world.get_actors(controllers):
-            c.start()
-            c.go_to_location(world.get_random_location_from_navigation())
-            c.set_max_speed(1.4)
+        walkers, _controllers = spawn_ai_walkers(client, world, 30)
         extra["walkers"] = len(walkers)
     for _ in range(50):  # warm-up
         world.tick()

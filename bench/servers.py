@@ -110,3 +110,29 @@ def connect_sync(port: int, timeout: float = 30.0, delta: float = 0.05) -> Any:
     settings.fixed_delta_seconds = delta
     world.apply_settings(settings)
     return client, world
+
+
+def spawn_ai_walkers(client: Any, world: Any, count: int) -> tuple[list[int], list[int]]:
+    """``count`` pedestrians at random navmesh points, each under a started
+    ``controller.ai.walker`` heading for another random point at 1.4 m/s, spawned in batches
+    as CARLA's ``generate_traffic.py`` does. Returns ``(walker ids, controller ids)``."""
+    import carla
+
+    lib = world.get_blueprint_library()
+    bps = sorted(lib.filter("walker.pedestrian.*"), key=lambda b: b.id)
+    batch = [
+        carla.command.SpawnActor(
+            bps[i % len(bps)], carla.Transform(world.get_random_location_from_navigation())
+        )
+        for i in range(count)
+    ]
+    walkers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+    ctrl = lib.find("controller.ai.walker")
+    batch = [carla.command.SpawnActor(ctrl, carla.Transform(), w) for w in walkers]
+    controllers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
+    world.tick()  # the controllers read their walker's position from the snapshot
+    for c in world.get_actors(controllers):
+        c.start()
+        c.go_to_location(world.get_random_location_from_navigation())
+        c.set_max_speed(1.4)
+    return walkers, controllers

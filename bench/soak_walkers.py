@@ -28,7 +28,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import connect_sync, free_port, start_server, stop_server  # noqa: E402
+from bench.servers import (  # noqa: E402
+    connect_sync,
+    free_port,
+    spawn_ai_walkers,
+    start_server,
+    stop_server,
+)
 
 
 def soak(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,22 +61,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
             vehicles = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
             world.set_pedestrians_seed(1)
             world.set_pedestrians_cross_factor(args.cross)
-            bps = sorted(lib.filter("walker.pedestrian.*"), key=lambda b: b.id)
-            batch = [
-                carla.command.SpawnActor(
-                    bps[i % len(bps)], carla.Transform(world.get_random_location_from_navigation())
-                )
-                for i in range(args.walkers)
-            ]
-            walkers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
-            ctrl = lib.find("controller.ai.walker")
-            batch = [carla.command.SpawnActor(ctrl, carla.Transform(), w) for w in walkers]
-            controllers = [r.actor_id for r in client.apply_batch_sync(batch, True) if not r.error]
-            world.tick()
-            for c in world.get_actors(controllers):
-                c.start()
-                c.go_to_location(world.get_random_location_from_navigation())
-                c.set_max_speed(1.4)
+            walkers, _controllers = spawn_ai_walkers(client, world, args.walkers)
             windows = []
             start = time.perf_counter()
             prev = {a.id: a.get_location() for a in world.get_actors(walkers)}
