@@ -1,0 +1,1 @@
+"""PPO example: continuous-control driving on BirdView + state observations."""
