@@ -1,0 +1,241 @@
+"""Feeds the criteria from the official client each tick and keeps the route's record.
+
+Everything read per tick is client-side state of the tick's frame (the hero's transform
+and velocity, the lights' states, ``Map.get_waypoint``): no RPC per tick. The stop lines
+of the traffic lights (``TrafficLight.get_stop_waypoints``) and the stop signs' areas are
+looked up once per world and cached.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rllib_integration.driving_score.criteria import (
+    BlockedCriterion,
+    CollisionCriterion,
+    OutsideLanesCriterion,
+    RedLightCriterion,
+    RouteDeviationCriterion,
+    StopArea,
+    StopLine,
+    StopSignCriterion,
+    _angle_gap,
+)
+from rllib_integration.driving_score.infractions import ROUTE_ENDING, Infraction
+from rllib_integration.driving_score.record import RouteRecord
+from rllib_integration.routing.route import Route, RouteProgress
+
+if TYPE_CHECKING:
+    import carla
+
+#: Lights whose stop lines are farther than this are not checked this tick [m].
+LIGHT_REACH = 40.0
+#: A lane whose heading is this far from the route's [deg] runs the other way.
+WRONG_WAY_GAP = 120.0
+
+
+@dataclass(frozen=True)
+class CriteriaConfig:
+    """Thresholds of the route-ending rules (the Leaderboard's values by default).
+
+    Attributes:
+        max_route_deviation: farther than this from the route ends it [m].
+        max_blocked_time: stopped this long in a row ends the route [s].
+        goal_distance: within this of the goal with 99 % done completes the route [m].
+    """
+
+    max_route_deviation: float = 30.0
+    max_blocked_time: float = 180.0
+    goal_distance: float = 10.0
+
+
+@dataclass
+class StepReport:
+    """What one tick changed: metres of route gained, new infractions, and the end."""
+
+    progress: float = 0.0
+    infractions: list[Infraction] = field(default_factory=list)
+    ended: str | None = None  # "completed", or the ending infraction's kind
+
+    @property
+    def completed(self) -> bool:
+        """The route was completed this tick."""
+        return self.ended == "completed"
+
+
+class RouteMonitor:
+    """Scores one drive of ``route`` by the hero.
+
+    Args:
+        route: the route to drive.
+        world: the ``carla.World`` (for the traffic lights and stop signs).
+        carla_map: its ``carla.Map``.
+        config: the route-ending thresholds.
+    """
+
+    def __init__(
+        self,
+        route: Route,
+        world: carla.World,
+        carla_map: carla.Map,
+        config: CriteriaConfig | None = None,
+    ) -> None:
+        self.route = route
+        self.map = carla_map
+        self.config = config or CriteriaConfig()
+        self.progress = RouteProgress(route)
+        self.record = RouteRecord(route.name, route.length)
+        lights, stop_lines, stop_areas = _signals(world)
+        self._lights = lights
+        self.collisions = CollisionCriterion()
+        self.red_lights = RedLightCriterion(stop_lines)
+        self.stop_signs = StopSignCriterion(stop_areas)
+        self.outside = OutsideLanesCriterion()
+        self.deviation = RouteDeviationCriterion(self.config.max_route_deviation)
+        self.blocked = BlockedCriterion(self.config.max_blocked_time)
+        self._start_time: float | None = None
+        self._previous: tuple[float, float] | None = None
+
+    @property
+    def done(self) -> bool:
+        """The route has ended (completed or failed)."""
+        return self.record.status != "Running"
+
+    def update(
+        self, hero: carla.Actor, time: float, collision: tuple[Any, Any] | None = None
+    ) -> StepReport:
+        """Score the tick at simulation ``time`` [s].
+
+        Args:
+            hero: the hero vehicle.
+            time: the tick's simulation time (``snapshot.timestamp.elapsed_seconds``).
+            collision: this tick's collision: ``(other_actor, impulse)`` as the collision
+                sensor gives it (``rllib_integration`` parses it so), or None.
+        """
+        report = StepReport()
+        if self.done:
+            return report
+        if self._start_time is None:
+            self._start_time = time
+        transform = hero.get_transform()
+        x, y = transform.location.x, transform.location.y
+        yaw = transform.rotation.yaw
+        velocity = hero.get_velocity()
+        speed = math.hypot(velocity.x, velocity.y)
+        if self._previous is not None:
+            self.record.driven += math.hypot(x - self._previous[0], y - self._previous[1])
+        self._previous = (x, y)
+        self.record.duration = time - self._start_time
+
+        report.progress = self.progress.update(x, y)
+        found: list[Infraction] = []
+        if collision is not None:
+            other = collision[0]
+            found += self.collisions.update(
+                time, x, y, getattr(other, "id", None), str(getattr(other, "type_id", "static"))
+            )
+        found += self.red_lights.update(time, x, y, yaw, self._red_lights(x, y))
+        found += self.stop_signs.update(time, x, y, speed)
+        off_road, wrong_lane = self._lane_state(transform)
+        found += self.outside.update(time, x, y, off_road, wrong_lane)
+        found += self.deviation.update(time, x, y, self.progress.distance_to_route)
+        found += self.blocked.update(time, x, y, speed)
+
+        record = self.record
+        record.infractions += found
+        record.progress = self.progress.distance
+        record.outside_distance = self.outside.distance
+        report.infractions = found
+        ending = next((i for i in found if i.kind in ROUTE_ENDING), None)
+        goal_x, goal_y, _ = self.route.goal
+        near_goal = math.hypot(x - goal_x, y - goal_y) <= self.config.goal_distance
+        if ending is not None:
+            record.status = f"Failed - {ending.kind.value}"
+            report.ended = ending.kind.value
+        elif self.progress.fraction >= 0.99 or (
+            near_goal and self.progress.remaining <= self.config.goal_distance
+        ):
+            record.progress = self.route.length
+            record.status = "Completed"
+            report.ended = "completed"
+        return report
+
+    def finish(self, status: str) -> RouteRecord:
+        """End a route still running (e.g. ``"Failed - timeout"``); the record."""
+        if not self.done:
+            self.record.status = status
+        return self.record
+
+    def _red_lights(self, x: float, y: float) -> set[int]:
+        red: set[int] = set()
+        for light, (lx, ly) in self._lights:
+            if abs(lx - x) < LIGHT_REACH and abs(ly - y) < LIGHT_REACH and _is_red(light):
+                red.add(light.id)
+        return red
+
+    def _lane_state(self, transform: carla.Transform) -> tuple[bool, bool]:
+        """``(off_road, wrong_lane)`` of the hero's position."""
+        import carla
+
+        waypoint = self.map.get_waypoint(
+            transform.location, project_to_road=False, lane_type=carla.LaneType.Driving
+        )
+        if waypoint is None:
+            return True, False
+        if waypoint.is_junction:
+            return False, False
+        route_yaw = self.route.point_at(self.progress.distance)[3]
+        gap = abs(_angle_gap(waypoint.transform.rotation.yaw, route_yaw))
+        return False, gap > WRONG_WAY_GAP
+
+
+def _is_red(light: Any) -> bool:
+    import carla
+
+    return bool(light.state == carla.TrafficLightState.Red)
+
+
+_signal_cache: dict[int, tuple[list[Any], list[StopLine], list[StopArea]]] = {}
+
+
+def _signals(world: carla.World) -> tuple[list[Any], list[StopLine], list[StopArea]]:
+    """The world's lights (with a position to cull by), stop lines and stop areas, cached."""
+    cached = _signal_cache.get(world.id)
+    if cached is not None:
+        return cached
+    actors = world.get_actors()
+    lights: list[Any] = []
+    stop_lines: list[StopLine] = []
+    for light in actors.filter("traffic.traffic_light*"):
+        for waypoint in light.get_stop_waypoints():
+            location = waypoint.transform.location
+            stop_lines.append(
+                StopLine(
+                    light.id,
+                    location.x,
+                    location.y,
+                    waypoint.transform.rotation.yaw,
+                    waypoint.lane_width / 2.0,
+                )
+            )
+            lights.append((light, (location.x, location.y)))
+    stop_areas: list[StopArea] = []
+    for sign in actors.filter("traffic.stop*"):
+        transform = sign.get_transform()
+        volume = sign.trigger_volume
+        centre = transform.transform(volume.location)
+        stop_areas.append(
+            StopArea(
+                sign.id,
+                centre.x,
+                centre.y,
+                transform.rotation.yaw + volume.rotation.yaw,
+                volume.extent.x,
+                volume.extent.y,
+            )
+        )
+    _signal_cache.clear()  # one world at a time
+    _signal_cache[world.id] = (lights, stop_lines, stop_areas)
+    return lights, stop_lines, stop_areas
