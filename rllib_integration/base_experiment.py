@@ -17,6 +17,8 @@ from rllib_integration.config import merge_config
 from rllib_integration.errors import ConfigError
 
 if TYPE_CHECKING:
+    import random
+
     import carla
     import gymnasium
 
@@ -60,6 +62,17 @@ class BaseExperiment:
 
     def reset(self) -> None:
         """Called at every env reset, after the hero and sensors respawn, before the first tick."""
+
+    def hero_spawn_points(
+        self, core: CarlaCore, rng: random.Random
+    ) -> list[carla.Transform] | None:
+        """Where the hero spawns this episode: transforms to try in order, or None.
+
+        Called at every env reset before the hero spawns, with the world loaded. None (the
+        default) spawns it at a random point of ``hero.spawn_points`` (or the map's). A
+        route experiment returns its route's start here.
+        """
+        return None
 
     def get_action_space(self) -> gymnasium.Space:
         """The gymnasium action space."""

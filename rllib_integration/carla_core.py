@@ -223,6 +223,16 @@ class CarlaCore:
             self.traffic_manager.set_hybrid_physics_mode(hybrid)
         return self.traffic_manager
 
+    def get_traffic_manager(self) -> carla.TrafficManager:
+        """The Traffic Manager of this server (started on first need), e.g. to drive the
+        hero on autopilot.
+
+        Raises:
+            ServerLostError: The server died or stopped answering meanwhile.
+        """
+        with self._server_calls():
+            return self._ensure_traffic_manager()
+
     # -- actors ---------------------------------------------------------------------------
     def spawn_npcs(self, n_vehicles: int, n_walkers: int, rng: random.Random) -> None:
         """(Re)spawn NPC vehicles on autopilot and walkers with AI controllers.
@@ -373,21 +383,41 @@ class CarlaCore:
         self.walker_ids = []
         self.walker_controller_ids = []
 
-    def reset_hero(self, hero_config: Mapping[str, Any], rng: random.Random) -> carla.Vehicle:
-        """Respawn the hero (and its sensors) at a random spawn point.
+    def reset_hero(
+        self,
+        hero_config: Mapping[str, Any],
+        rng: random.Random,
+        spawn_points: list[carla.Transform] | None = None,
+    ) -> carla.Vehicle:
+        """Respawn the hero (and its sensors).
+
+        Args:
+            hero_config: the experiment's ``hero`` section.
+            rng: draws the spawn point among the config's (or the map's) points.
+            spawn_points: the places to try, in this order, instead of a random one of the
+                config's (an experiment's choice, e.g. a route's start).
 
         Raises:
             SpawnError: Every spawn point is occupied.
             ServerLostError: The server died or stopped answering meanwhile.
         """
         with self._server_calls():
-            return self._reset_hero(hero_config, rng)
+            return self._reset_hero(hero_config, rng, spawn_points)
 
-    def _reset_hero(self, hero_config: Mapping[str, Any], rng: random.Random) -> carla.Vehicle:
+    def _reset_hero(
+        self,
+        hero_config: Mapping[str, Any],
+        rng: random.Random,
+        chosen: list[carla.Transform] | None,
+    ) -> carla.Vehicle:
         assert self.world is not None and self.map is not None
         self.sensor_interface.destroy()
         self.world.tick()
-        spawn_points = self._spawn_points(hero_config["spawn_points"], rng)
+        if chosen:
+            spawn_points = list(chosen)
+        else:
+            spawn_points = self._spawn_points(hero_config["spawn_points"], rng)
+            rng.shuffle(spawn_points)
         try:
             blueprint = blueprint_library(self.world).find(hero_config["blueprint"])
         except IndexError:
@@ -398,7 +428,6 @@ class CarlaCore:
         if self.hero is not None:
             self._destroy_actor(self.hero)
             self.hero = None
-        rng.shuffle(spawn_points)
         for transform in spawn_points:
             self.hero = self.world.try_spawn_actor(blueprint, transform)
             if self.hero is not None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
+import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment, resolve_experiment_class
 from rllib_integration.carla_core import CarlaCore
@@ -89,14 +90,20 @@ class CarlaEnv(gymnasium.Env):
         elif seed is not None:
             activity = self.experiment.config["background_activity"]
             self.core.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], self._rng)
-        self.hero = self.core.reset_hero(self.experiment.config["hero"], self._rng)
+        chosen = self.experiment.hero_spawn_points(self.core, self._rng)
+        self.hero = self.core.reset_hero(self.experiment.config["hero"], self._rng, chosen)
         self.experiment.reset()
         return self.core.tick(None)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        """One step: ``(observation, reward, terminated, truncated, info)``."""
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in the action space {self.action_space}")
+        """One step: ``(observation, reward, terminated, truncated, info)``.
+
+        An action for a ``Box`` space is cast to the space's dtype and clipped to its
+        bounds (a policy's float64 or slightly out-of-range sample is what RLlib sends);
+        a wrong shape or a non-finite value is an error, as is any action outside another
+        kind of space.
+        """
+        action = conform_action(self.action_space, action)
         control = self.experiment.compute_action(action)
         sensor_data = self.core.tick(control)
         observation, info = self.experiment.get_observation(sensor_data)
@@ -110,3 +117,26 @@ class CarlaEnv(gymnasium.Env):
         if not self._closed:
             self._closed = True
             self.core.close()
+
+
+def conform_action(space: gymnasium.Space, action: Any) -> Any:
+    """``action`` made a member of ``space``, or a ValueError saying why it cannot be.
+
+    ``Box``: cast to the space's dtype and clipped into its bounds; other spaces: checked
+    with ``space.contains``.
+    """
+    if isinstance(space, gymnasium.spaces.Box):
+        try:
+            values = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"action {action!r} is not numeric; expected an array of shape {space.shape}"
+            ) from None
+        if values.shape != space.shape:
+            raise ValueError(f"action shape {values.shape} does not match the action space {space}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"action {action!r} has a NaN or infinite value")
+        return np.clip(values, space.low, space.high).astype(space.dtype)
+    if not space.contains(action):
+        raise ValueError(f"action {action!r} is not in the action space {space}")
+    return action

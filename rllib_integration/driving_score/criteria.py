@@ -175,6 +175,11 @@ class OutsideLanesCriterion:
         self._outside = False
         self._previous: tuple[float, float] | None = None
 
+    @property
+    def is_outside(self) -> bool:
+        """The vehicle was outside the route's lanes at the last update."""
+        return self._outside
+
     def update(
         self, time: float, x: float, y: float, off_road: bool, wrong_lane: bool
     ) -> list[Infraction]:

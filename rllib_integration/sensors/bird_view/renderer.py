@@ -124,6 +124,31 @@ _COLORS = {
 }
 
 
+def world_to_image(hero_transform: Any, size: int, radius: float) -> np.ndarray:
+    """The (2, 3) affine map from world (x, y) [m] to BirdView (col, row) pixels.
+
+    The view is centred ``radius / 2`` ahead of the hero, heading up; columns grow to the
+    hero's right, rows backwards (the original's geometry).
+    """
+    cx, cy, fx, fy = _view_centre(hero_transform, radius)
+    k = size / (2.0 * radius)
+    half = size / 2.0
+    rot = np.array([[-fy, fx], [-fx, -fy]]) * k
+    to_image = np.empty((2, 3))
+    to_image[:, :2] = rot
+    to_image[:, 2] = half - rot @ (cx, cy)
+    return to_image
+
+
+def _view_centre(hero_transform: Any, radius: float) -> tuple[float, float, float, float]:
+    """``(cx, cy, fx, fy)``: the view centre [m] and the hero's heading unit vector."""
+    hero = pose_of(hero_transform)
+    yaw = math.radians(hero.yaw)
+    fx, fy = math.cos(yaw), math.sin(yaw)
+    ahead = 0.5 * radius * math.cos(math.radians(hero.pitch))
+    return hero.x + ahead * fx, hero.y + ahead * fy, fx, fy
+
+
 class BirdViewRenderer:
     """Renders hero-centred BirdView images from a static map layer.
 
@@ -162,18 +187,10 @@ class BirdViewRenderer:
             output (col, row) of world point (x, y); ``to_map @ [col, row, 1]`` is the map
             layer pixel shown at output (col, row).
         """
-        hero = pose_of(hero_transform)
-        yaw = math.radians(hero.yaw)
-        fx, fy = math.cos(yaw), math.sin(yaw)
-        ahead = 0.5 * self.radius * math.cos(math.radians(hero.pitch))
-        cx, cy = hero.x + ahead * fx, hero.y + ahead * fy
+        to_image = world_to_image(hero_transform, self.size, self.radius)
+        cx, cy, fx, fy = _view_centre(hero_transform, self.radius)
         k = self.pixels_per_meter
         half = self.size / 2.0
-        # Output axes: col grows to the hero's right (-sin, cos), row grows backwards.
-        rot = np.array([[-fy, fx], [-fx, -fy]]) * k
-        to_image = np.empty((2, 3))
-        to_image[:, :2] = rot
-        to_image[:, 2] = half - rot @ (cx, cy)
         q = self.map_layer.pixels_per_meter
         ox, oy = self.map_layer.origin
         inverse = np.array([[-fy, -fx], [fx, -fy]]) / k  # rot^-1

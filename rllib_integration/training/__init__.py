@@ -1,0 +1,8 @@
+"""Training plumbing shared by the examples' ``*_train.py`` scripts.
+
+Each module has one job: ``yaml_config`` (strict training yaml), ``preflight`` (config errors
+found before Ray starts), ``ray_logging`` (Ray's output into a log file), ``callbacks``
+(driving metrics), ``progress`` (one console line per iteration), ``curves`` (the learning
+curve PNG) and ``tune_run`` (the Tune driver tying them together). Nothing here imports an
+example package: the examples pass their schema, algorithm and hooks in.
+"""
