@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rllib_integration.errors import ConfigError
+from rllib_integration.training.callbacks import carla_envs
 
 if TYPE_CHECKING:
     from ray.rllib.algorithms.dqn import DQNConfig
@@ -148,16 +148,6 @@ def spread_over_cluster(config: DQNConfig) -> DQNConfig:
     return config
 
 
-def _carla_envs(env: Any) -> Iterator[Any]:
-    """The ``CarlaEnv`` objects inside an env runner's (wrapped) gymnasium vector env."""
-    if env is None:
-        return
-    unwrapped = getattr(env, "unwrapped", env)
-    # A SyncVectorEnv holds its envs; an AsyncVectorEnv keeps them in subprocesses.
-    for sub_env in getattr(unwrapped, "envs", None) or []:
-        yield getattr(sub_env, "unwrapped", sub_env)
-
-
 def describe_env_runner(env_runner: Any) -> dict[str, Any]:
     """Where one env runner runs and which simulator servers its envs started.
 
@@ -175,7 +165,7 @@ def describe_env_runner(env_runner: Any) -> dict[str, Any]:
     import ray
 
     servers = []
-    for carla_env in _carla_envs(getattr(env_runner, "env", None)):
+    for carla_env in carla_envs(getattr(env_runner, "env", None)):
         core = getattr(carla_env, "core", None)
         server = getattr(core, "server", None)
         if server is not None:

@@ -3,29 +3,21 @@
 Per episode the metric is the mean of the experiment's ``last_heading_deviation`` over the
 steps where it is > 0 (off-lane steps count pi; junction steps, which report 0, are left
 out), or 0 when there is none. It is logged as ``env_runners/heading_deviation`` (mean over
-the iteration's episodes, like the original's ``custom_metrics/heading_deviation_mean``).
+the iteration's episodes, like the original's ``custom_metrics/heading_deviation_mean``),
+next to the experiment's ``episode_metrics()`` if it has any (``DrivingMetricsCallbacks``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ray.rllib.callbacks.callbacks import RLlibCallback
+from rllib_integration.training.callbacks import DrivingMetricsCallbacks, carla_env
 
 METRIC = "heading_deviation"
 _KEY = "heading_deviation_values"
 
 
-def _carla_env(env: Any, env_index: int) -> Any:
-    """The ``CarlaEnv`` behind RLlib's gymnasium vector env (or the env itself)."""
-    unwrapped = getattr(env, "unwrapped", env)
-    envs = getattr(unwrapped, "envs", None)
-    if envs is not None:
-        unwrapped = envs[env_index]
-    return getattr(unwrapped, "unwrapped", unwrapped)
-
-
-class DQNCallbacks(RLlibCallback):
+class DQNCallbacks(DrivingMetricsCallbacks):
     """Logs the episode's mean heading deviation (the original's custom metric)."""
 
     def on_episode_start(self, *, episode: Any, **kwargs: Any) -> None:
@@ -38,15 +30,26 @@ class DQNCallbacks(RLlibCallback):
         """Record the experiment's latest heading deviation when it is > 0."""
         if env is None:
             return
-        experiment = getattr(_carla_env(env, env_index), "experiment", None)
+        experiment = getattr(carla_env(env, env_index), "experiment", None)
         deviation = float(getattr(experiment, "last_heading_deviation", 0.0))
         if deviation > 0:
             # setdefault: an episode chunk continued after a sample() boundary keeps its data.
             episode.custom_data.setdefault(_KEY, []).append(deviation)
 
-    def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
-        """Log the episode mean (0 when no step had a deviation)."""
+    def on_episode_end(
+        self,
+        *,
+        episode: Any,
+        env: Any = None,
+        env_index: int = 0,
+        metrics_logger: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Log the episode mean (0 when no step had a deviation), then the driving metrics."""
         values = episode.custom_data.get(_KEY) or []
         mean = sum(values) / len(values) if values else 0.0
         if metrics_logger is not None:
             metrics_logger.log_value(METRIC, mean, reduce="mean")
+        super().on_episode_end(
+            episode=episode, env=env, env_index=env_index, metrics_logger=metrics_logger, **kwargs
+        )

@@ -65,14 +65,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 from ray.rllib.utils.replay_buffers.prioritized_episode_buffer import (
     PrioritizedEpisodeReplayBuffer,
 )
 
 from dqn_example.env_config import build_env_config
-from rllib_integration.config import check_choice, check_positive, merge_config
+from rllib_integration.config import check_choice, check_positive
 from rllib_integration.errors import ConfigError
+from rllib_integration.training import yaml_config
+from rllib_integration.training.yaml_config import (
+    LoadedYaml,
+    YamlSpec,
+    errors_named,
+    load_training_yaml,
+)
 
 if TYPE_CHECKING:
     from ray.rllib.algorithms.dqn import DQNConfig
@@ -124,7 +130,9 @@ SCHEMA: dict[str, Any] = {
 }
 
 #: Sections whose keys are optional (validated by CarlaEnv's own defaults) or free-form.
-_OPTIONAL = {"env_config.carla", "env_config.experiment", "model.conv_filters", "seed"}
+_OPTIONAL = frozenset({"env_config.carla", "env_config.experiment", "model.conv_filters", "seed"})
+#: The CPU-only yaml, suggested when a run asks for GPUs Ray does not see.
+CPU_PROFILE = "dqn_example/dqn_config.yaml"
 
 #: The original's Ray 1.1 keys and where they live now.
 LEGACY_KEYS: dict[str, str] = {
@@ -240,47 +248,25 @@ def load_training_config(path: str | Path) -> TrainingConfig:
         ConfigError: unreadable yaml, unknown key, missing key, wrong type or bad value; the
             message names the file and the key path.
     """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the training config ({error})") from error
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid yaml: {error}") from error
-    try:
-        return _validate(path, data)
-    except ConfigError as error:
-        raise ConfigError(f"{path.name}: {error}") from error
+    loaded = load_training_yaml(path, YAML_SPEC)
+    with errors_named(loaded.path):
+        return _with_experiment(loaded)
 
 
-def _validate(path: Path, data: Any) -> TrainingConfig:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}")
-    _check_legacy(data, "")
-    raw = merge_config(_type_template(SCHEMA), data, "")
-    missing = _missing_keys(SCHEMA, data, "")
-    if missing:
-        raise ConfigError(
-            "missing key(s) "
-            + ", ".join(missing)
-            + " (every hyper-parameter must be explicit; see dqn_example/dqn_config.yaml)"
-        )
-    _check_values(raw)
-
+def _with_experiment(loaded: LoadedYaml) -> TrainingConfig:
+    """The DQN view of a loaded yaml: observation shape, actions, a checked network."""
     from dqn_example.dqn_experiment import DQNExperiment
 
-    env_config, notes = build_env_config(raw["env_config"], raw["embedded_town"])
-    experiment = env_config["experiment"]
     try:
-        dqn = DQNExperiment(experiment)
+        dqn = DQNExperiment(loaded.env_config["experiment"])
     except ConfigError as error:
         raise ConfigError(f"env_config.{error}") from error
     height, width, channels = (int(n) for n in dqn.get_observation_space().shape)
     shape = (height, width, channels)
     num_actions = int(dqn.get_action_space().n)
-    result = TrainingConfig(path, raw, env_config, shape, num_actions, notes)
+    result = TrainingConfig(
+        loaded.path, loaded.raw, loaded.env_config, shape, num_actions, loaded.notes
+    )
     try:
         result.network()  # checks the conv stack against the BirdView size now, not in Ray
     except ValueError as error:
@@ -288,67 +274,8 @@ def _validate(path: Path, data: Any) -> TrainingConfig:
     return result
 
 
-def _type_template(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The schema with free-form sections as ``{}`` / ``None`` for ``merge_config``."""
-    template = copy.deepcopy(dict(schema))
-    template["model"]["conv_filters"] = None
-    template["embedded_town"] = None
-    return template
-
-
-def _missing_keys(schema: Mapping[str, Any], user: Mapping[str, Any], path: str) -> list[str]:
-    missing: list[str] = []
-    for key, default in schema.items():
-        where = f"{path}.{key}" if path else key
-        if where in _OPTIONAL:
-            continue
-        if key not in user:
-            missing.append(where)
-        elif isinstance(default, Mapping) and default and isinstance(user[key], Mapping):
-            missing += _missing_keys(default, user[key], where)
-    return missing
-
-
-def _check_legacy(data: Mapping[str, Any], path: str) -> None:
-    for key in data:
-        where = f"{path}.{key}" if path else str(key)
-        if where in LEGACY_KEYS and where not in _known_paths():
-            raise ConfigError(
-                f"{where}: the original's Ray 1.1 key; it is now {LEGACY_KEYS[where]}"
-            )
-    model = data.get("model")
-    if isinstance(model, Mapping) and "dim" in model:
-        raise ConfigError("model.dim: unused since Ray 1.1 (the input size is the BirdView's)")
-
-
-def _known_paths() -> set[str]:
-    paths: set[str] = set()
-
-    def walk(node: Mapping[str, Any], prefix: str) -> None:
-        for key, value in node.items():
-            where = f"{prefix}.{key}" if prefix else key
-            paths.add(where)
-            if isinstance(value, Mapping) and value:
-                walk(value, where)
-
-    walk(SCHEMA, "")
-    return paths
-
-
 def _check_values(raw: Mapping[str, Any]) -> None:
-    check_choice("framework", raw["framework"], ("torch",))
-    runners, learners = raw["env_runners"], raw["learners"]
-    for key in ("num_env_runners", "num_gpus_per_env_runner"):
-        if runners[key] < 0:
-            raise ConfigError(f"env_runners.{key}: must be >= 0, got {runners[key]!r}")
-    for key in ("num_envs_per_env_runner", "num_cpus_per_env_runner", "rollout_fragment_length"):
-        check_positive(f"env_runners.{key}", runners[key])
-    check_positive("env_runners.sample_timeout_s", runners["sample_timeout_s"])
-    if learners["num_learners"] < 0 or learners["num_gpus_per_learner"] < 0:
-        raise ConfigError("learners: num_learners and num_gpus_per_learner must be >= 0")
-    check_positive(
-        "resources.num_cpus_for_main_process", raw["resources"]["num_cpus_for_main_process"]
-    )
+    """The DQN sections' value checks (the common ones are ``check_common_values``)."""
     training = raw["training"]
     for key in ("lr", "train_batch_size", "target_network_update_freq", "replay_ratio"):
         check_positive(f"training.{key}", training[key])
@@ -365,15 +292,6 @@ def _check_values(raw: Mapping[str, Any]) -> None:
     for key in ("alpha", "beta", "epsilon"):
         if buffer[key] < 0:
             raise ConfigError(f"training.replay_buffer.{key}: must be >= 0, got {buffer[key]!r}")
-    reporting = raw["reporting"]
-    check_positive(
-        "reporting.min_sample_timesteps_per_iteration",
-        reporting["min_sample_timesteps_per_iteration"],
-    )
-    check_positive(
-        "reporting.metrics_num_episodes_for_smoothing",
-        reporting["metrics_num_episodes_for_smoothing"],
-    )
     exploration = raw["exploration"]
     unknown = sorted(set(exploration) - {"type", "temperature"})
     if unknown:
@@ -395,10 +313,18 @@ def _check_values(raw: Mapping[str, Any]) -> None:
         raise ConfigError(
             f"model.hiddens: expected a list of positive ints, got {model['hiddens']}"
         )
-    if raw["embedded_town"] is not None and not isinstance(raw["embedded_town"], str):
-        raise ConfigError("embedded_town: expected a town name or null")
-    if raw["seed"] is not None and (not isinstance(raw["seed"], int) or raw["seed"] < 0):
-        raise ConfigError(f"seed: expected null or an int >= 0, got {raw['seed']!r}")
+
+
+#: The DQN yaml for the shared loader (rllib_integration.training.yaml_config).
+YAML_SPEC = YamlSpec(
+    schema=SCHEMA,
+    example_yaml="dqn_example/dqn_config.yaml",
+    build_env_config=build_env_config,
+    optional=_OPTIONAL,
+    legacy_keys=LEGACY_KEYS,
+    retired_keys={"model.dim": "unused since Ray 1.1 (the input size is the BirdView's)"},
+    check_values=_check_values,
+)
 
 
 def _check_filters(filters: Any) -> None:
@@ -413,21 +339,8 @@ def _check_filters(filters: Any) -> None:
 
 
 def required_resources(training_config: TrainingConfig) -> tuple[float, float]:
-    """``(CPUs, GPUs)`` the run reserves in Ray (the Tune trial's placement group).
-
-    The main process (algorithm + local learner when ``num_learners`` is 0) takes
-    ``num_cpus_for_main_process`` CPUs and, without remote learners, the learner's GPUs;
-    each env runner and each remote learner takes its own share.
-    """
-    runners = training_config.raw["env_runners"]
-    learners = training_config.raw["learners"]
-    main = training_config.raw["resources"]["num_cpus_for_main_process"]
-    num_learners = learners["num_learners"]
-    cpus = main + runners["num_env_runners"] * runners["num_cpus_per_env_runner"]
-    cpus += num_learners  # each remote learner reserves 1 CPU (RLlib's default)
-    gpus = runners["num_env_runners"] * runners["num_gpus_per_env_runner"]
-    gpus += max(num_learners, 1) * learners["num_gpus_per_learner"]
-    return float(cpus), float(gpus)
+    """``(CPUs, GPUs)`` the run reserves in Ray; see ``yaml_config.required_resources``."""
+    return yaml_config.required_resources(training_config.raw)
 
 
 def check_resources(
@@ -438,37 +351,13 @@ def check_resources(
     Raises:
         ConfigError: with the arithmetic and the keys to lower.
     """
-    cpus, gpus = required_resources(training_config)
-    raw = training_config.raw
-    runners = raw["env_runners"]
-    name = training_config.path.name
-    if cpus > num_cpus_available:
-        raise ConfigError(
-            f"{name} asks for {runners['num_env_runners']} env runners x "
-            f"{runners['num_cpus_per_env_runner']} CPUs + "
-            f"{raw['resources']['num_cpus_for_main_process']} driver CPU"
-            + (
-                f" + {raw['learners']['num_learners']} learner CPUs"
-                if raw["learners"]["num_learners"]
-                else ""
-            )
-            + f" = {_fmt(cpus)} CPUs; Ray sees {_fmt(num_cpus_available)}. Lower "
-            "env_runners.num_env_runners or env_runners.num_cpus_per_env_runner, or run on "
-            "a machine (or cluster, --auto) with more CPUs"
-        )
-    if gpus > num_gpus_available:
-        raise ConfigError(
-            f"{name} asks for {runners['num_env_runners']} env runners x "
-            f"{_fmt(runners['num_gpus_per_env_runner'])} GPUs + "
-            f"{_fmt(raw['learners']['num_gpus_per_learner'])} learner GPU(s) = {_fmt(gpus)} "
-            f"GPUs; Ray sees {_fmt(num_gpus_available)}. Set "
-            "env_runners.num_gpus_per_env_runner and learners.num_gpus_per_learner to 0 "
-            "(or use dqn_example/dqn_config.yaml, the CPU profile)"
-        )
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    yaml_config.check_resources(
+        training_config.raw,
+        name=training_config.path.name,
+        num_cpus_available=num_cpus_available,
+        num_gpus_available=num_gpus_available,
+        cpu_profile=CPU_PROFILE,
+    )
 
 
 def training_intensity(training_config: TrainingConfig) -> float:

@@ -175,9 +175,14 @@ class RayOutput:
         """One batch of worker lines, prefixed like Ray does: ``(name pid=N, ip=...)``."""
         if self._file is None or self._file.closed:
             return
+        lines = list(data.get("lines", []))
+        if data.get("pid") == "autoscaler":
+            # Only its events ("Adding 1 node(s) ..."), as Ray's printer shows: its status
+            # table repeats every few seconds.
+            lines = list(_autoscaler_events(lines))
         name = data.get("actor_name") or data.get("task_name") or ""
         prefix = f"({name + ' ' if name else ''}pid={data.get('pid')}, ip={data.get('ip')})"
-        for line in data.get("lines", []):
+        for line in lines:
             self._file.write(f"{prefix} {line}\n")
 
     @contextlib.contextmanager
@@ -192,6 +197,15 @@ def _is_console(handler: logging.Handler) -> bool:
     return isinstance(handler, logging.StreamHandler) and not isinstance(
         handler, logging.FileHandler
     )
+
+
+def _autoscaler_events(lines: list[str]) -> Iterator[str]:
+    """The event lines of the autoscaler's output (Ray's own filter; none without it)."""
+    try:
+        from ray._private.worker import filter_autoscaler_events
+    except ImportError:
+        return iter(())
+    return iter(filter_autoscaler_events(lines))
 
 
 def _dispatcher() -> Any:
