@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Lights whose stop lines are farther than this are not checked this tick [m].
 LIGHT_REACH = 40.0
+#: How far beyond a lane's edge still counts as on the road [m] (the Leaderboard's).
+ALLOWED_OUT_DISTANCE = 1.3
 #: A lane whose heading is this far from the route's [deg] runs the other way.
 WRONG_WAY_GAP = 120.0
 
@@ -176,19 +178,37 @@ class RouteMonitor:
         return red
 
     def _lane_state(self, transform: carla.Transform) -> tuple[bool, bool]:
-        """``(off_road, wrong_lane)`` of the hero's position."""
+        """``(off_road, wrong_lane)`` of the hero's position.
+
+        Off the road is farther than half a lane plus ``ALLOWED_OUT_DISTANCE`` from the
+        nearest driving (or parking) lane's centre, as the Leaderboard's test: cutting a
+        junction's corner a little is not leaving the road. A wrong lane is one running
+        against the route, outside junctions.
+        """
         import carla
 
-        waypoint = self.map.get_waypoint(
-            transform.location, project_to_road=False, lane_type=carla.LaneType.Driving
+        location = transform.location
+        driving = self.map.get_waypoint(
+            location, project_to_road=True, lane_type=carla.LaneType.Driving
         )
-        if waypoint is None:
+        parking = self.map.get_waypoint(
+            location, project_to_road=True, lane_type=carla.LaneType.Parking
+        )
+        nearest = min(
+            (w for w in (driving, parking) if w is not None),
+            key=lambda w: location.distance(w.transform.location),
+            default=None,
+        )
+        if nearest is None:
             return True, False
-        if waypoint.is_junction:
+        gap = location.distance(nearest.transform.location)
+        if gap > nearest.lane_width / 2.0 + ALLOWED_OUT_DISTANCE:
+            return True, False
+        if driving is None or driving.is_junction or nearest is not driving:
             return False, False
         route_yaw = self.route.point_at(self.progress.distance)[3]
-        gap = abs(_angle_gap(waypoint.transform.rotation.yaw, route_yaw))
-        return False, gap > WRONG_WAY_GAP
+        heading_gap = abs(_angle_gap(driving.transform.rotation.yaw, route_yaw))
+        return False, heading_gap > WRONG_WAY_GAP
 
 
 def _is_red(light: Any) -> bool:

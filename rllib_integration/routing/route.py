@@ -82,9 +82,9 @@ class Route:
 class RouteProgress:
     """How far along a route a vehicle has come, and how far from it it is.
 
-    Progress only moves forward, and only to route points near the vehicle within a window
-    ahead of the last one reached: driving across a loop or cutting a corner through a
-    building does not skip the route's distance.
+    Progress is the route point nearest to the vehicle, searched only in a window ahead of
+    the last one reached and only within ``reach`` of the vehicle: it never moves back, and
+    driving across a loop or cutting through a block does not skip the route's distance.
 
     Args:
         route: the route.
@@ -124,11 +124,8 @@ class RouteProgress:
         gaps = np.hypot(window[:, 0] - x, window[:, 1] - y)
         nearest = int(np.argmin(gaps))
         self.distance_to_route = float(gaps[nearest])
-        # The farthest point of the window within reach: a vehicle level with it has passed
-        # every point before it, even if a nearer one is a little closer laterally.
-        within = np.nonzero(gaps <= self.reach)[0]
-        if len(within):
-            self.index += int(within[-1])
+        if gaps[nearest] <= self.reach:
+            self.index += nearest
         return self.distance - before
 
     def lookahead(
