@@ -157,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         local=not args.auto,
         export=_export_q_network,
         progress_note=_placement_line,
+        config_file=args.configuration_file,
     )
     return train(args, job)
 

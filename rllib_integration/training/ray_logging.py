@@ -84,7 +84,7 @@ class RayOutput:
         self.error_console: TextIO = sys.stderr
         self._file: _Sink | None = None
         self._handler: logging.Handler | None = None
-        self._swapped: dict[str, list[logging.Handler]] = {}
+        self._swapped: dict[str, list[logging.Handler]] = {}  # logger -> its handlers before
         self._printer: Any = None
 
     def __enter__(self) -> RayOutput:
@@ -105,12 +105,10 @@ class RayOutput:
         traceback: TracebackType | None,
     ) -> None:
         self._restore_printer()
-        for name, handlers in self._swapped.items():
+        for name, before in self._swapped.items():
             logger = logging.getLogger(name)
-            if self._handler is not None:
-                logger.removeHandler(self._handler)
-            for handler in handlers:
-                logger.addHandler(handler)
+            added = [h for h in logger.handlers if h is not self._handler and h not in before]
+            logger.handlers = [*before, *added]  # in their order: the first one prints first
         self._swapped.clear()
         if self._file is not None:
             self._file.close()
@@ -144,11 +142,13 @@ class RayOutput:
         ]
         for name in names:
             logger = logging.getLogger(name)
+            self._swapped.setdefault(name, list(logger.handlers))
             console = [h for h in logger.handlers if h is not self._handler and _is_console(h)]
             for handler in console:
                 logger.removeHandler(handler)
-            self._swapped.setdefault(name, []).extend(console)
-            if name == "ray" and self._handler not in logger.handlers:
+            # "ray" and loggers that do not propagate to it (``ray.rllib``) get the file.
+            wants_file = name == "ray" or (console and not logger.propagate)
+            if wants_file and self._handler not in logger.handlers:
                 logger.addHandler(self._handler)
 
     def redirect_workers(self) -> None:
@@ -203,9 +203,12 @@ def _autoscaler_events(lines: list[str]) -> Iterator[str]:
     """The event lines of the autoscaler's output (Ray's own filter; none without it)."""
     try:
         from ray._private.worker import filter_autoscaler_events
-    except ImportError:
+
+        # A list now: the filter asks the GCS which autoscaler version runs, and raises
+        # AssertionError without a connected Ray.
+        return iter(list(filter_autoscaler_events(lines)))
+    except (ImportError, AssertionError, RuntimeError):
         return iter(())
-    return iter(filter_autoscaler_events(lines))
 
 
 def _dispatcher() -> Any:

@@ -89,6 +89,7 @@ class TrainingJob:
         curve_metrics: result key -> axis label, one panel each; keys never reported are
             left out (the first one is always drawn).
         progress_note: an extra console line from a result, printed when it changes.
+        config_file: the training yaml, named in preflight errors.
     """
 
     algorithm: Any
@@ -103,6 +104,7 @@ class TrainingJob:
         default_factory=lambda: {**DEFAULT_CURVE_METRICS, **DRIVING_CURVE_METRICS}
     )
     progress_note: Callable[[Mapping[str, Any]], str | None] | None = None
+    config_file: str | os.PathLike[str] | None = None
 
 
 def train(args: argparse.Namespace, job: TrainingJob) -> int:
@@ -120,7 +122,8 @@ def train(args: argparse.Namespace, job: TrainingJob) -> int:
     try:
         preflight(job.env_config, on_this_machine=job.local)
     except ConfigError as error:
-        return _error(error, 2)
+        where = f"{Path(job.config_file).name}: " if job.config_file is not None else ""
+        return _error(f"{where}{error}", 2)
     directory = os.path.abspath(os.path.expanduser(args.directory))
     try:
         checkpoint = get_checkpoint(args.name, directory, args.restore, args.overwrite)
