@@ -6,8 +6,9 @@ Actions: ``Box(-1, 1, (2,))`` = [steer, acceleration]; acceleration > 0 is throt
 * ``birdview``: the hero-centred BirdView (uint8 RGB) with the route ahead drawn in
   (``rllib_integration.sensors.bird_view.route_overlay``), and
 * ``state``: float32 ``STATE_SIZE``: speed, the speed limit, the previous action, the
-  lateral offset and heading error to the route, and the route's next points in the
-  hero's frame (``LOOKAHEAD``).
+  lateral offset and heading error to the route, the distance to the next traffic light's
+  stop line on the route and whether it is red or yellow (``LIGHT_REACH``), and the
+  route's next points in the hero's frame (``LOOKAHEAD``).
 
 Reward (CaRL-style, Jaeger et al. 2025: progress, with infractions ending the episode
 rather than summed shaped terms): metres of route gained this step x ``PROGRESS_SCALE``,
@@ -38,8 +39,11 @@ if TYPE_CHECKING:
 LOOKAHEAD = (2.0, 5.0, 10.0, 15.0, 20.0, 30.0)
 #: Route drawn in the BirdView: this far ahead [m].
 DRAWN_AHEAD = 80.0
-#: speed, limit, steer, acceleration, lateral offset, sin/cos heading error, points.
-STATE_SIZE = 7 + 2 * len(LOOKAHEAD)
+#: Traffic lights on the route are reported within this distance [m].
+LIGHT_REACH = 40.0
+#: speed, limit, steer, acceleration, lateral offset, sin/cos heading error, next light
+#: (distance, stop), points.
+STATE_SIZE = 9 + 2 * len(LOOKAHEAD)
 SPEED_SCALE = 10.0  # [m/s] per unit in ``state``
 DISTANCE_SCALE = 20.0  # [m] per unit in ``state``
 
@@ -147,8 +151,18 @@ class PPOExperiment(RouteExperiment):
             lateral / DISTANCE_SCALE * 4.0,  # lateral offsets are small: scaled up
             math.sin(heading_error),
             math.cos(heading_error),
+            *self._next_light(),
         ]
         return np.concatenate([head, points.reshape(-1) / DISTANCE_SCALE]).astype(np.float32)
+
+    def _next_light(self) -> tuple[float, float]:
+        """``(distance / LIGHT_REACH, 1.0 if it says stop)``; ``(1, 0)`` without one."""
+        monitor = self.task.monitor
+        light = monitor.next_light(LIGHT_REACH) if monitor is not None else None
+        if light is None:
+            return 1.0, 0.0
+        distance, stop = light
+        return distance / LIGHT_REACH, 1.0 if stop else 0.0
 
     def compute_reward(self, observation: Any, core: CarlaCore) -> float:
         """Progress along the route (see the module docstring)."""

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from rllib_integration.driving_score.criteria import (
     BlockedCriterion,
     CollisionCriterion,
@@ -91,6 +93,8 @@ class RouteMonitor:
         self.record = RouteRecord(route.name, route.length)
         lights, stop_lines, stop_areas = _signals(world)
         self._lights = lights
+        #: ``(metres along the route, light)`` of every stop line the route crosses, in order.
+        self.lights_on_route = _lights_on_route(route, stop_lines, dict(lights))
         self.collisions = CollisionCriterion()
         self.red_lights = RedLightCriterion(stop_lines)
         self.stop_signs = StopSignCriterion(stop_areas)
@@ -164,6 +168,23 @@ class RouteMonitor:
             report.ended = "completed"
         return report
 
+    def next_light(self, reach: float) -> tuple[float, bool] | None:
+        """``(metres to it, red or yellow)`` of the next stop line on the route within
+        ``reach`` [m] of the progress point, or None."""
+        import carla
+
+        here = self.progress.distance
+        for at, light in self.lights_on_route:
+            if at >= here - 1.0:
+                if at - here > reach:
+                    return None
+                stopping = light.state in (
+                    carla.TrafficLightState.Red,
+                    carla.TrafficLightState.Yellow,
+                )
+                return max(at - here, 0.0), bool(stopping)
+        return None
+
     def finish(self, status: str) -> RouteRecord:
         """End a route still running (e.g. ``"Failed - timeout"``); the record."""
         if not self.done:
@@ -215,6 +236,22 @@ def _is_red(light: Any) -> bool:
     import carla
 
     return bool(light.state == carla.TrafficLightState.Red)
+
+
+def _lights_on_route(
+    route: Route, stop_lines: list[StopLine], lights: dict[Any, tuple[float, float]]
+) -> list[tuple[float, Any]]:
+    """The stop lines the route crosses, by their distance along it."""
+    by_id = {light.id: light for light in lights}
+    found: list[tuple[float, Any]] = []
+    xy = route.points[:, :2]
+    for line in stop_lines:
+        gaps = np.hypot(xy[:, 0] - line.x, xy[:, 1] - line.y)
+        index = int(np.argmin(gaps))
+        heading = abs(_angle_gap(float(route.points[index, 3]), line.yaw))
+        if gaps[index] <= line.half_width and heading < 45.0 and line.light_id in by_id:
+            found.append((float(route.cumulative[index]), by_id[line.light_id]))
+    return sorted(found, key=lambda item: item[0])
 
 
 _signal_cache: dict[int, tuple[list[Any], list[StopLine], list[StopArea]]] = {}

@@ -1,0 +1,35 @@
+"""The CarlaEnv config of a training yaml's ``env_config`` section, for any experiment."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from rllib_integration.carla_core import CarlaCore
+
+
+def experiment_env_config(
+    raw_env_config: Mapping[str, Any], embedded_town: str | None, experiment_class: type
+) -> tuple[dict[str, Any], list[str]]:
+    """``env_config`` with ``experiment.type = experiment_class``, plus notes for the user.
+
+    The ``carla`` section is validated here (cheap: nothing starts). With
+    ``embedded_town`` set and the server resolving to carla_lite (no ``$CARLA_ROOT``), the
+    town becomes ``embedded_town`` and the spawn points the map's own: the yaml's town and
+    points may exist only in real CARLA.
+    """
+    env_config = copy.deepcopy(dict(raw_env_config))
+    carla = dict(env_config.get("carla") or {})
+    experiment = dict(env_config.get("experiment") or {})
+    notes: list[str] = []
+    core = CarlaCore(carla)
+    if embedded_town and core.config["server"] == "embedded":
+        notes.append(
+            f"embedded server: town {experiment.get('town')!r} -> {embedded_town!r}, "
+            "spawn points: the map's"
+        )
+        experiment["town"] = embedded_town
+        experiment["hero"] = {**experiment.get("hero", {}), "spawn_points": []}
+    experiment["type"] = experiment_class
+    return {"carla": carla, "experiment": experiment}, notes
