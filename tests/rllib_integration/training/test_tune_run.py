@@ -100,3 +100,18 @@ def test_finish_exports_and_draws_the_logged_panels(tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     # Two panels (return, route completion; no driving score logged): a taller figure.
     assert int.from_bytes(png[20:24], "big") == 100 * (2.2 + 2.6 * 2)
+
+
+def test_a_failed_connect_is_one_line_and_leaves_no_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def connect() -> None:
+        raise RuntimeError("--auto found no running Ray cluster; start one with `ray start`")
+
+    status = train(_args("-d", str(tmp_path / "runs")), _job(connect=connect, local=False))
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.splitlines() == [
+        "error: --auto found no running Ray cluster; start one with `ray start`"
+    ]
+    assert not (tmp_path / "runs").exists()  # Ray's lines were held, never written
