@@ -166,7 +166,7 @@ def _run_tuner(
     from ray import tune
 
     if not args.tboff:
-        _start_tensorboard(os.path.join(directory, args.name))
+        _start_tensorboard(os.path.join(directory, args.name), output)
     available = ray.cluster_resources()
     try:
         config = job.build_config(available.get("CPU", 0.0), available.get("GPU", 0.0))
@@ -202,12 +202,13 @@ def _run_tuner(
     return 0
 
 
-def _start_tensorboard(logdir: str) -> None:
+def _start_tensorboard(logdir: str, output: RayOutput) -> None:
     from rllib_integration.helper import launch_tensorboard
 
     try:
         # Loopback only, also on a cluster: reach it through an SSH tunnel, never an open port.
-        url = launch_tensorboard(logdir=logdir, host="localhost")
+        with output.captured():  # its start-up NOTE about fast data loading goes to the log
+            url = launch_tensorboard(logdir=logdir, host="localhost")
         print(f"TensorBoard: {url}")
     except ImportError:
         print(
