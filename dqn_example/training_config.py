@@ -5,7 +5,9 @@ The yaml has one section per ``DQNConfig`` method (``env_runners``, ``learners``
 ``env_config`` (``carla`` and ``experiment``). Every hyper-parameter must be written in the
 yaml: a missing key is an error, so no RLlib default (which changed several times during 2.x)
 silently decides a run. The original's Ray 1.1 key names that were renamed (``num_workers``,
-``buffer_size``, ...) are recognised and answered with their new place.
+``buffer_size``, ...) are recognised and answered with their new place. Reading, the strict
+schema and the sections every example shares are ``rllib_integration.training.yaml_config``'s
+(through :data:`YAML_SPEC`); this module keeps the DQN schema, checks and mapping.
 
 Mapping (yaml -> ``DQNConfig``; original Ray 1.1 key in brackets):
 
