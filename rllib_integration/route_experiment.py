@@ -47,6 +47,7 @@ class RouteExperiment(BaseExperiment):
         self.core: CarlaCore | None = None
         self.last_report = StepReport()
         self.timed_out = False
+        self.last_sensor_data: Mapping[str, tuple[int, Any]] = {}
 
     def queue_routes(self, routes: list[Route]) -> None:
         """Drive these routes in the next episodes, in order (e.g. a benchmark)."""
@@ -61,13 +62,18 @@ class RouteExperiment(BaseExperiment):
 
     def reset(self) -> None:
         """Start scoring the new route (the hero is at its start now)."""
+        super().reset()
         self.last_report = StepReport()
         self.timed_out = False
-        if self.core is not None and self.core.hero is not None:
-            self.task.start(self.core)
+        # A base class may call reset() from its __init__, before this one has finished.
+        core, task = getattr(self, "core", None), getattr(self, "task", None)
+        if core is not None and core.hero is not None and task is not None:
+            task.start(core)
 
     def observe_route(self, sensor_data: Mapping[str, tuple[int, Any]]) -> None:
-        """Subclasses call this from ``get_observation`` (it keeps the tick's collision)."""
+        """Subclasses call this from ``get_observation``: it keeps the tick's collision
+        (and the tick's data as ``last_sensor_data``, e.g. for a video)."""
+        self.last_sensor_data = sensor_data
         self.task.observe(sensor_data)
 
     def get_done_status(self, observation: Any, core: CarlaCore) -> tuple[bool, bool]:
@@ -85,3 +91,27 @@ class RouteExperiment(BaseExperiment):
     def episode_metrics(self) -> dict[str, float]:
         """Route completion, driving score, collisions per km, ... of the episode so far."""
         return self.task.metrics()
+
+
+def on_routes(experiment_class: type[BaseExperiment]) -> type[RouteExperiment]:
+    """``experiment_class`` driving routes: its actions, observations and reward, with the
+    episode's route, hero start and driving score of ``RouteExperiment``.
+
+    The episode ends by the route's rules only (the class's own end rules are not used),
+    e.g. to score any trained agent on a route benchmark.
+    """
+    if issubclass(experiment_class, RouteExperiment):
+        return experiment_class
+
+    class Routed(RouteExperiment, experiment_class):  # type: ignore[misc, valid-type]
+        default_config: Mapping[str, Any] = {
+            **experiment_class.default_config,
+            **RouteExperiment.default_config,
+        }
+
+        def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
+            self.observe_route(sensor_data)
+            return super().get_observation(sensor_data)
+
+    Routed.__name__ = Routed.__qualname__ = f"{experiment_class.__name__}OnRoutes"
+    return Routed

@@ -11,6 +11,8 @@ Config (the ``route`` section of the experiment)::
 
     route:
       length: 300              # [m] generated routes
+      seed: null               # int: one seeded sequence of routes (a fixed benchmark);
+                               # null: each episode's route drawn from the env's seed
       file: null               # yaml of routes (start, goal, via); used instead of length
       order: random            # route file: random | sequential
       collision_sensor: collision  # the hero sensor giving collisions (added if absent)
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 ROUTE_DEFAULTS: dict[str, Any] = {
     "length": 300.0,
+    "seed": None,
     "file": None,
     "order": "random",
     "collision_sensor": "collision",
@@ -90,6 +93,11 @@ class RouteTask:
             load_route_file(self.config["file"]) if self.config["file"] else None
         )
         self._next_in_file = 0
+        seed = self.config["seed"]
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ConfigError(f"experiment.route.seed: expected null or an int, got {seed!r}")
+        self._sequence: RouteGenerator | None = None  # built on the map, with route.seed
+        self._drawn = 0
         self._queue: deque[Route] = deque()
         self.route: Route | None = None
         self.monitor: RouteMonitor | None = None
@@ -174,6 +182,13 @@ class RouteTask:
             else:
                 spec = rng.choice(self._file_routes)
             return spec.plan(planner)
+        length = float(self.config["length"])
+        if self.config["seed"] is not None:
+            if self._sequence is None or self._sequence.planner is not planner:
+                self._sequence = RouteGenerator(planner, self.config["seed"])
+                self._drawn = 0
+            self._drawn += 1
+            return self._sequence.generate(length, f"route_{self._drawn - 1:02d}")
         # One generator per episode, seeded from the env's rng: a seeded reset replays it.
         generator = RouteGenerator(planner, rng.randrange(2**32))
-        return generator.generate(float(self.config["length"]))
+        return generator.generate(length)

@@ -9,6 +9,7 @@ seeded random choice where it branches, or the branch that follows the user's ro
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -72,8 +73,10 @@ class PathBuffer:
             self.path[row] = 0
             return
         self.path[row, 0] = start
+        self._pass(row, start)
         for k in range(1, HORIZON):
             self.path[row, k] = self._next_one(row, int(self.path[row, k - 1]))
+            self._pass(row, int(self.path[row, k]))
         self.planned[row] = True
 
     def localise(self, row: int, x: float, y: float, yaw: float) -> None:
@@ -93,6 +96,9 @@ class PathBuffer:
             rows = np.flatnonzero(passed)
             path[rows, :-1] = path[rows, 1:]
             path[rows, -1] = self._next_many(rows, path[rows, -2])
+            for row in rows.tolist():
+                if row in self.routes:
+                    self._pass(row, int(path[row, -1]))
         w0 = path[:, 0]
         far = np.hypot(px - g.x[w0], py - g.y[w0]) > RELOCALISE_DISTANCE
         for row in np.flatnonzero(far | ~self.planned).tolist():
@@ -122,20 +128,33 @@ class PathBuffer:
                 return chosen
         return int(options[int(self.rng.integers(len(options)))])
 
+    def _pass(self, row: int, w: int) -> None:
+        """The path of ``row`` now reaches waypoint ``w``: drop the ``set_path`` locations
+        it passes (on straight stretches too, so the next choice aims at the next one)."""
+        route = self.routes.get(row)
+        if route is None:
+            return
+        g = self.graph
+        while route.locations:
+            tx, ty, _tz = route.locations[0]
+            if math.hypot(g.x[w] - tx, g.y[w] - ty) > PATH_POINT_REACHED:
+                break
+            route.locations.popleft()
+
     def _route_choice(self, route: Route, w: int, options: np.ndarray) -> int:
         g = self.graph
         if route.locations:
-            while route.locations:
-                tx, ty, _tz = route.locations[0]
-                if math.hypot(g.x[w] - tx, g.y[w] - ty) > PATH_POINT_REACHED:
-                    break
-                route.locations.popleft()
-            if route.locations:
-                tx, ty, _tz = route.locations[0]
-                ends = [self._follow(int(o), 10) for o in options]
-                dist = [math.hypot(g.x[e] - tx, g.y[e] - ty) for e in ends]
-                return int(options[int(np.argmin(dist))])
-            return -1
+            # The branch whose next metres pass nearest to the next few locations: the
+            # first one may lie just before the junction, where every branch passes.
+            heads = np.array([loc[:2] for loc in itertools.islice(route.locations, 3)])
+            scores = []
+            for option in options.tolist():
+                trail = self._trail(int(option), 12)
+                gaps = np.hypot(
+                    g.x[trail][:, None] - heads[:, 0], g.y[trail][:, None] - heads[:, 1]
+                )
+                scores.append(float(gaps.min(axis=0).sum()))
+            return int(options[int(np.argmin(scores))])
         while route.options and route.options[0] not in (LEFT, RIGHT, STRAIGHT):
             route.options.popleft()
         if not route.options:
@@ -147,14 +166,16 @@ class PathBuffer:
                 return int(option)
         return int(options[int(np.argmin([abs(self._turn_deg(int(o))) for o in options]))])
 
-    def _follow(self, w: int, steps: int) -> int:
+    def _trail(self, w: int, steps: int) -> np.ndarray:
+        """``w`` and up to ``steps`` waypoints after it (first successors)."""
         g = self.graph
+        trail = [w]
         for _ in range(steps):
-            nxt = g.successors(w)
+            nxt = g.successors(trail[-1])
             if len(nxt) == 0:
                 break
-            w = int(nxt[0])
-        return w
+            trail.append(int(nxt[0]))
+        return np.array(trail, dtype=np.int64)
 
     def _turn_deg(self, w: int) -> float:
         """Heading change from ``w`` through the rest of its junction (or 20 m)."""
@@ -181,6 +202,9 @@ class PathBuffer:
         self.routes[row] = route
         if empty_buffer and self.planned[row]:
             self.plan_from(row, int(self.path[row, 0]))
+        elif self.planned[row]:
+            for w in self.path[row].tolist():  # the kept buffer already passes these
+                self._pass(row, w)
 
     def clear_route(self, row: int, empty_buffer: bool) -> None:
         self.routes.pop(row, None)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from rllib_integration.carla_core import CarlaCore
+from rllib_integration.errors import ConfigError
 
 
 def experiment_env_config(
@@ -33,3 +35,21 @@ def experiment_env_config(
         experiment["hero"] = {**experiment.get("hero", {}), "spawn_points": []}
     experiment["type"] = experiment_class
     return {"carla": carla, "experiment": experiment}, notes
+
+
+def load_env_config(
+    path: str | Path, experiment_class: type, example_yaml: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The CarlaEnv config of the training yaml at ``path`` (reads only ``env_config`` and
+    ``embedded_town``; Ray-free, for inference and evaluation).
+
+    Raises:
+        ConfigError: unreadable yaml or no ``env_config`` mapping.
+    """
+    from rllib_integration.training.yaml_config import read_yaml
+
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, Mapping) or not isinstance(data.get("env_config"), Mapping):
+        raise ConfigError(f"{path}: no 'env_config' mapping (see {example_yaml})")
+    return experiment_env_config(data["env_config"], data.get("embedded_town"), experiment_class)
