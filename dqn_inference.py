@@ -2,7 +2,8 @@
 
 Loads the Q-network that dqn_train.py exports (<trial>/q_network.pt), runs episodes (reset
 on terminated/truncated), prints each episode's return and distance driven, and can save the
-BirdView frames as an MP4 (--video). --policy random runs the uniform-random baseline.
+drive as an MP4 (--video: a 320 px BirdView with speed, action and reward). --policy random
+runs the uniform-random baseline.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dqn_example.env_config import load_env_config
 from dqn_example.inference import EpisodeResult, random_policy, run_episodes
 from dqn_example.q_network import greedy_action, load_exported
 from rllib_integration.carla_env import CarlaEnv
+from rllib_integration.drive_video import add_video_sensor
 
 
 def pick_device(device: str) -> str:
@@ -44,11 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--max-steps", type=int, default=None, help="cut episodes after N steps")
-    parser.add_argument("--video", default=None, help="save the BirdView frames as this MP4")
+    parser.add_argument("--video", default=None, help="save the drive as this MP4 (320 px BirdView, speed, action, reward)")
     parser.add_argument("--policy", choices=("greedy", "random"), default="greedy")
     parser.add_argument("--json", default=None, help="write the per-episode results here")
     args = parser.parse_args(argv)
-    env = CarlaEnv(load_env_config(args.configuration_file))
+    env_config = load_env_config(args.configuration_file)
+    if args.video:
+        add_video_sensor(env_config)  # a 320 px BirdView for people; the agent's input is unchanged
+    env = CarlaEnv(env_config)
     try:
         if args.policy == "greedy":
             height, width, channels = env.observation_space.shape  # type: ignore[misc]

@@ -161,10 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 0 on success, 2 on a config error."""
     args = parse_args(argv)
     from rllib_integration.carla_env import CarlaEnv
+    from rllib_integration.drive_video import add_video_sensor
     from rllib_integration.driving_score import RouteRecord, summarize
     from rllib_integration.driving_score.report import format_table, write_bar_chart
     from rllib_integration.errors import ConfigError
-    from rllib_integration.route_video import add_video_sensor
 
     try:
         env_config = build_env_config(args)
@@ -223,9 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _video(path: str) -> Any:
-    from rllib_integration.route_video import RouteVideo
+    from rllib_integration.drive_video import DriveVideo
 
-    return RouteVideo(path)
+    return DriveVideo(path)
 
 
 if __name__ == "__main__":

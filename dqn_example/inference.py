@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rllib_integration.carla_env import CarlaEnv
+from rllib_integration.drive_video import DriveVideo
 
 FPS = 20  # the original's 0.05 s step
 
@@ -50,11 +51,12 @@ def run_episodes(
         choose_action: observation -> action.
         episodes: how many episodes.
         seed: seed of the first episode.
-        video_path: write the newest BirdView frame of every step to this MP4.
+        video_path: write every step to this MP4 (``rllib_integration.drive_video``: the env
+            must have been built with ``add_video_sensor``).
         max_steps: cut an episode after this many steps (reported as "step limit").
         report: called with each episode's result as it ends (progress printing).
     """
-    writer = None
+    video = DriveVideo(video_path, fps=FPS) if video_path is not None else None
     results = []
     try:
         for index in range(episodes):
@@ -64,9 +66,10 @@ def run_episodes(
             last = hero.get_location()
             total, distance, steps, ended_by = 0.0, 0.0, 0, "step limit"
             while max_steps is None or steps < max_steps:
-                if video_path is not None:
-                    writer = _write_frame(writer, video_path, obs)
-                obs, reward, terminated, truncated, _ = env.step(choose_action(obs))
+                action = choose_action(obs)
+                obs, reward, terminated, truncated, _ = env.step(action)
+                if video is not None:
+                    video.add(env, action, reward)
                 location = env.core.hero.get_location()  # type: ignore[union-attr]
                 distance += location.distance(last)
                 last = location
@@ -79,8 +82,8 @@ def run_episodes(
             results.append(result)
             report(result)
     finally:
-        if writer is not None:
-            writer.release()
+        if video is not None:
+            video.close()
     return results
 
 
@@ -88,17 +91,3 @@ def random_policy(num_actions: int, seed: int) -> Callable[[np.ndarray], int]:
     """A uniform-random policy (the baseline of the learning benchmark)."""
     rng = random.Random(seed)
     return lambda _obs: rng.randrange(num_actions)
-
-
-def _write_frame(writer: Any, path: str | Path, obs: np.ndarray) -> Any:
-    import cv2
-
-    frame = np.ascontiguousarray(obs[:, :, -3:])  # the newest frame of the stack (RGB)
-    if writer is None:
-        height, width = frame.shape[:2]
-        fourcc = cv2.VideoWriter.fourcc(*"mp4v")
-        writer = cv2.VideoWriter(str(path), fourcc, FPS, (width, height))
-        if not writer.isOpened():
-            raise RuntimeError(f"cannot write a video to {path} (OpenCV mp4v writer)")
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    return writer

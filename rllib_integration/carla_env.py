@@ -54,6 +54,8 @@ class CarlaEnv(gymnasium.Env):
         self.observation_space = self.experiment.get_observation_space()
         self.core = CarlaCore(config.get("carla") or {})
         self.hero = None
+        #: ``{sensor name: (frame, data)}`` of the latest reset or step (e.g. for a video).
+        self.sensor_data: dict[str, tuple[int, Any]] = {}
         self._rng = random.Random()
         self._closed = False
 
@@ -80,6 +82,7 @@ class CarlaEnv(gymnasium.Env):
             if seed is not None:
                 self._rng = random.Random(seed)  # the same episode as without the failure
             sensor_data = self._respawn(seed)
+        self.sensor_data = sensor_data
         observation, info = self.experiment.get_observation(sensor_data)
         return observation, dict(info)
 
@@ -106,6 +109,7 @@ class CarlaEnv(gymnasium.Env):
         action = conform_action(self.action_space, action)
         control = self.experiment.compute_action(action)
         sensor_data = self.core.tick(control)
+        self.sensor_data = sensor_data
         observation, info = self.experiment.get_observation(sensor_data)
         done = self.experiment.get_done_status(observation, self.core)
         reward = self.experiment.compute_reward(observation, self.core)

@@ -47,7 +47,6 @@ class RouteExperiment(BaseExperiment):
         self.core: CarlaCore | None = None
         self.last_report = StepReport()
         self.timed_out = False
-        self.last_sensor_data: Mapping[str, tuple[int, Any]] = {}
 
     def queue_routes(self, routes: list[Route]) -> None:
         """Drive these routes in the next episodes, in order (e.g. a benchmark)."""
@@ -71,9 +70,7 @@ class RouteExperiment(BaseExperiment):
             task.start(core)
 
     def observe_route(self, sensor_data: Mapping[str, tuple[int, Any]]) -> None:
-        """Subclasses call this from ``get_observation``: it keeps the tick's collision
-        (and the tick's data as ``last_sensor_data``, e.g. for a video)."""
-        self.last_sensor_data = sensor_data
+        """Subclasses call this from ``get_observation`` (it keeps the tick's collision)."""
         self.task.observe(sensor_data)
 
     def get_done_status(self, observation: Any, core: CarlaCore) -> tuple[bool, bool]:

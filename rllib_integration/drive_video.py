@@ -1,8 +1,9 @@
-"""An MP4 of a route drive: a large BirdView with the route, speed, action and reward on it.
+"""An MP4 of a drive: a large BirdView with the route, speed, action and reward on it.
 
 The network's observation is small (64 px); the video uses its own BirdView sensor
 (``add_video_sensor``, 320 px by default) on the hero, so what a person watches is readable
-and the agent's input is unchanged.
+and the agent's input is unchanged. Any experiment works; a route experiment's route and
+driving score are drawn too.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def add_video_sensor(env_config: dict[str, Any], size: int = 320) -> None:
     experiment["hero"] = hero
 
 
-class RouteVideo:
+class DriveVideo:
     """Writes one frame per env step.
 
     Args:
@@ -50,7 +51,7 @@ class RouteVideo:
     def add(self, env: Any, action: Any, reward: float) -> None:
         """The frame of the step just taken in ``env`` (a CarlaEnv with the video sensor)."""
         experiment = env.experiment
-        entry = getattr(experiment, "last_sensor_data", {}).get(VIDEO_SENSOR)
+        entry = env.sensor_data.get(VIDEO_SENSOR)
         if entry is None:
             raise RuntimeError(
                 f"no {VIDEO_SENSOR!r} sensor data: build the env config with add_video_sensor"
