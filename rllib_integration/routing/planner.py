@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Sampling step along a lane [m] when the graph is built.
 SAMPLE_STEP = 2.0
+#: A route's start or goal may lie this far from a lane centre [m].
+MAX_SNAP = 10.0
 #: Segment ends closer than this [m] are the same graph node.
 JOIN_DISTANCE = 0.5
 
@@ -99,12 +101,14 @@ class RoutePlanner:
         """
         import carla
 
+        location = carla.Location(x, y, z)
         waypoint = self.map.get_waypoint(
-            carla.Location(x, y, z), project_to_road=True, lane_type=carla.LaneType.Driving
+            location, project_to_road=True, lane_type=carla.LaneType.Driving
         )
-        if waypoint is None:
+        if waypoint is None or waypoint.transform.location.distance(location) > MAX_SNAP:
             raise ConfigError(
-                f"({x:.1f}, {y:.1f}, {z:.1f}) is not near a driving lane of {self.map_name}"
+                f"({x:.1f}, {y:.1f}, {z:.1f}) is not near a driving lane of {self.map_name} "
+                f"(farther than {MAX_SNAP:.0f} m)"
             )
         key = (waypoint.road_id, waypoint.section_id, waypoint.lane_id)
         candidates = self._by_key.get(key) or range(len(self.segments))

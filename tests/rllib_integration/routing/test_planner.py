@@ -62,7 +62,7 @@ def _check(result: dict, length: float) -> None:
 
 
 def test_routes_on_the_embedded_town(shared_server: ServerProcess) -> None:
-    result = run_client(shared_server.port, "LENGTH = 500.0\n" + PLAN_AND_CHECK)
+    result = run_client(shared_server.port, "    LENGTH = 500.0\n" + PLAN_AND_CHECK)
     _check(result, 500.0)
 
 
@@ -72,7 +72,7 @@ def test_routes_on_carla_towns(town: str, tmp_path: Path) -> None:
         pytest.skip(f"needs the CARLA town files in {SHARED_TOWNS}")
     proc = ServerProcess(tmp_path, f"--maps-dir={SHARED_TOWNS}", f"--map={town}")
     try:
-        result = run_client(proc.port, "LENGTH = 400.0\n" + PLAN_AND_CHECK, timeout=300)
+        result = run_client(proc.port, "    LENGTH = 400.0\n" + PLAN_AND_CHECK, timeout=300)
     finally:
         proc.stop()
     _check(result, 400.0)
