@@ -50,8 +50,9 @@ ROUTE_DEFAULTS: dict[str, Any] = {
 }
 ORDERS = ("random", "sequential")
 COLLISION_TYPE = "sensor.other.collision"
-#: Spawn candidates along the start of a route [m]: the start may be taken by an NPC.
-SPAWN_OFFSETS = (0.0, 4.0, 8.0, 12.0, 16.0)
+#: Spawn candidates along the start of a route [m], tried in order: the start may be taken
+#: by an NPC (13 places every 4 m: a whole queue of cars rarely covers them all).
+SPAWN_OFFSETS = tuple(float(d) for d in range(0, 52, 4))
 #: Height above the road the hero is dropped from [m] (as CARLA's spawn points).
 SPAWN_LIFT = 0.5
 
