@@ -20,7 +20,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rllib_integration.training.tune_run import add_training_arguments
+from rllib_integration.training.tune_run import (
+    TrainingJob,
+    add_training_arguments,
+    run_script,
+    train,
+)
 
 Q_NETWORK_FILE = "q_network.pt"
 
@@ -134,18 +139,12 @@ def _placement_line(result: Mapping[str, Any]) -> str | None:
 def run(args: argparse.Namespace) -> int:
     """Train; returns the exit status."""
     from dqn_example.training_config import load_training_config
-    from rllib_integration.errors import ConfigError
 
-    try:
-        training_config = load_training_config(args.configuration_file)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    training_config = load_training_config(args.configuration_file)  # ConfigError: status 2
 
     from ray.rllib.algorithms.dqn import DQN
 
     from dqn_example import cluster
-    from rllib_integration.training.tune_run import TrainingJob, train
 
     job = TrainingJob(
         algorithm=DQN,
@@ -163,16 +162,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: Ctrl-C stops training cleanly; always ends with "done."."""
-    args = parse_args(argv)
-    status = 1
-    try:
-        status = run(args)
-    except KeyboardInterrupt:
-        status = 130
-    finally:
-        print("\ndone.")
-    return status
+    """Entry point: a yaml error is one line (status 2), Ctrl-C stops cleanly (130); "done."."""
+    return run_script(run, parse_args(argv))
 
 
 if __name__ == "__main__":

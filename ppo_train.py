@@ -16,13 +16,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rllib_integration.training.tune_run import (
+    TrainingJob,
+    add_training_arguments,
+    run_script,
+    train,
+)
+
 POLICY_FILE = "policy.pt"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line (the same options as dqn_train.py, without the cluster ones)."""
-    from rllib_integration.training.tune_run import add_training_arguments
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "configuration_file", help="training yaml, e.g. ppo_example/ppo_config.yaml"
@@ -42,17 +47,10 @@ def _export_policy(trial_dir: Path, checkpoint: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Train; returns the exit status."""
     from ppo_example.training_config import build_algorithm_config, load_training_config
-    from rllib_integration.errors import ConfigError
 
-    try:
-        training_config = load_training_config(args.configuration_file)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    training_config = load_training_config(args.configuration_file)  # ConfigError: status 2
 
     from ray.rllib.algorithms.ppo import PPO
-
-    from rllib_integration.training.tune_run import TrainingJob, train
 
     job = TrainingJob(
         algorithm=PPO,
@@ -69,16 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: Ctrl-C stops training cleanly; always ends with "done."."""
-    args = parse_args(argv)
-    status = 1
-    try:
-        status = run(args)
-    except KeyboardInterrupt:
-        status = 130
-    finally:
-        print("\ndone.")
-    return status
+    """Entry point: a yaml error is one line (status 2), Ctrl-C stops cleanly (130); "done."."""
+    return run_script(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -12,33 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.training_runs import example_yaml, train_results  # noqa: E402
 
 
 def measure(runners: int, envs: int, seconds: float, work: Path) -> dict[str, float]:
-    data = yaml.safe_load((REPO / "ppo_example" / "ppo_config.yaml").read_text())
+    data = example_yaml("ppo_example/ppo_config.yaml")
     data["env_runners"]["num_env_runners"] = runners
     data["env_runners"]["num_envs_per_env_runner"] = envs
     # Two cores: the driver and the runners share them.
     data["env_runners"]["num_cpus_per_env_runner"] = 1.0 / max(runners, 1)
-    config = work / f"layout_{runners}x{envs}.yaml"
-    config.write_text(yaml.safe_dump(data))
-    directory = work / f"runs_{runners}x{envs}"
-    command = [sys.executable, str(REPO / "ppo_train.py"), str(config), "--tboff", "-d"]
-    command += [str(directory), "-n", "bench", "--stop-seconds", str(seconds)]
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout[-3000:] + done.stderr[-3000:])
-    (trial,) = [p for p in (directory / "bench").iterdir() if p.is_dir()]
-    results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+    results = train_results("ppo_train.py", data, seconds, work, f"layout_{runners}x{envs}")
     first, last = results[0], results[-1]
     steps = last["num_env_steps_sampled_lifetime"] - first["num_env_steps_sampled_lifetime"]
     elapsed = last["time_total_s"] - first["time_total_s"]

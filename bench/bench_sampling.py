@@ -10,33 +10,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.training_runs import example_yaml, train_results  # noqa: E402
 
 
 def measure(runners: int, seconds: float, work: Path) -> dict[str, float]:
-    data = yaml.safe_load((REPO / "dqn_example" / "dqn_config.yaml").read_text())
+    data = example_yaml("dqn_example/dqn_config.yaml")
     data["env_runners"]["num_env_runners"] = runners
     # Two cores: the driver and the runners share them.
     data["env_runners"]["num_cpus_per_env_runner"] = 0.5 if runners else 1
     data["resources"]["num_cpus_for_main_process"] = 1
-    config = work / f"runners_{runners}.yaml"
-    config.write_text(yaml.safe_dump(data))
-    directory = work / f"runs_{runners}"
-    command = [sys.executable, str(REPO / "dqn_train.py"), str(config), "--tboff", "-d"]
-    command += [str(directory), "-n", "bench", "--stop-seconds", str(seconds)]
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(done.stdout[-3000:] + done.stderr[-3000:])
-    (trial,) = [p for p in (directory / "bench").iterdir() if p.is_dir()]
-    results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
+    results = train_results("dqn_train.py", data, seconds, work, f"runners_{runners}")
     first, last = results[0], results[-1]
     steps = (
         last["env_runners"]["num_env_steps_sampled_lifetime"]

@@ -36,6 +36,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from rllib_integration.training.exported_network import (
+    ExportedFileError,
+    ExportFormat,
+    load_exported_network,
+    save_exported_network,
+)
+
 __all__ = [
     "EXPORT_FORMAT",
     "ORIGINAL_NETWORK",
@@ -55,8 +62,11 @@ EXPORT_FORMAT = "rllib_integration.dqn_example.QNetwork"
 EXPORT_VERSION = 1
 
 
-class ExportedNetworkError(ValueError):
+class ExportedNetworkError(ExportedFileError):
     """An exported network file is corrupt, foreign or does not match its expectations."""
+
+
+_FILE_FORMAT = ExportFormat(EXPORT_FORMAT, EXPORT_VERSION, "Q network", ExportedNetworkError)
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
@@ -370,20 +380,7 @@ def save_exported(network: QNetwork, path: str | os.PathLike[str]) -> None:
         network: The network to export.
         path: Destination file (parent directories are created).
     """
-    path = os.fspath(path)
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    payload = {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "config": network.config.to_dict(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
-    }
-    # Write-then-rename so a crash mid-save never leaves a truncated file behind.
-    tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_exported_network(network, network.config.to_dict(), path, _FILE_FORMAT)
 
 
 def load_exported(
@@ -409,45 +406,20 @@ def load_exported(
         ExportedNetworkError: The file is unreadable, not an exported network, its weights
             do not match its config, or it does not match the expectations.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"exported Q network not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ExportedNetworkError(
-            f"cannot read exported Q network {path!r} (corrupt or not a torch file): {exc}"
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
-        raise ExportedNetworkError(
-            f"{path!r} is not an exported Q network (missing format marker {EXPORT_FORMAT!r})"
-        )
-    if payload.get("version") != EXPORT_VERSION:
-        raise ExportedNetworkError(
-            f"{path!r} has export version {payload.get('version')!r}, "
-            f"this code reads version {EXPORT_VERSION}"
-        )
-    try:
-        config = QNetworkConfig.from_dict(payload["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ExportedNetworkError(f"{path!r} holds an invalid network config: {exc}") from exc
-    if expected_obs_shape is not None and config.obs_shape != tuple(expected_obs_shape):
-        raise ExportedNetworkError(
-            f"{path!r} was trained on observations {config.obs_shape}, "
-            f"expected {tuple(expected_obs_shape)}"
-        )
-    if expected_num_actions is not None and config.num_actions != expected_num_actions:
-        raise ExportedNetworkError(
-            f"{path!r} has {config.num_actions} actions, expected {expected_num_actions}"
-        )
-    network = QNetwork(config)
-    try:
-        network.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, RuntimeError) as exc:
-        raise ExportedNetworkError(
-            f"weights in {path!r} do not match its network config: {exc}"
-        ) from exc
-    return network.to(device).eval()
+
+    def check(config: QNetworkConfig) -> str | None:
+        if expected_obs_shape is not None and config.obs_shape != tuple(expected_obs_shape):
+            return (
+                f"was trained on observations {config.obs_shape}, "
+                f"expected {tuple(expected_obs_shape)}"
+            )
+        if expected_num_actions is not None and config.num_actions != expected_num_actions:
+            return f"has {config.num_actions} actions, expected {expected_num_actions}"
+        return None
+
+    return load_exported_network(
+        path, _FILE_FORMAT, QNetworkConfig.from_dict, QNetwork, device, check=check
+    )
 
 
 def greedy_action(network: QNetwork, obs: np.ndarray) -> int:

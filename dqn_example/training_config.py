@@ -54,7 +54,8 @@ Mapping (yaml -> ``DQNConfig``; original Ray 1.1 key in brackets):
 Set in code because they have a single valid value here: ``framework("torch")``, the new API
 stack, ``num_atoms 1`` and ``noisy False`` (the module is not distributional nor noisy),
 ``explore True``, ``batch_mode truncate_episodes``, ``disable_env_checking True`` (the checker
-would start a simulator just to step it).
+would start a simulator just to step it). The sections shared with the PPO example are applied
+by ``rllib_integration.training.algorithm_config.apply_common_sections``.
 """
 
 from __future__ import annotations
@@ -411,7 +412,7 @@ def build_algorithm_config(
 
     from dqn_example.dqn_callbacks import DQNCallbacks
     from dqn_example.dqn_model import build_rl_module_spec
-    from rllib_integration.carla_env import CarlaEnv
+    from rllib_integration.training.algorithm_config import apply_common_sections
 
     check_resources(
         training_config,
@@ -419,33 +420,12 @@ def build_algorithm_config(
         num_gpus_available=num_gpus_available,
     )
     raw = training_config.raw
-    runners, learners, training = raw["env_runners"], raw["learners"], raw["training"]
-    reporting, buffer = raw["reporting"], training["replay_buffer"]
-
+    runners, training = raw["env_runners"], raw["training"]
+    buffer = training["replay_buffer"]
     config = (
-        DQNConfig()
-        .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
-        .framework("torch")
-        .environment(
-            env=CarlaEnv,
-            env_config=copy.deepcopy(training_config.env_config),
-            disable_env_checking=True,
+        apply_common_sections(
+            DQNConfig(), raw, training_config.env_config, env_runners={"explore": True}
         )
-        .env_runners(
-            num_env_runners=runners["num_env_runners"],
-            num_envs_per_env_runner=runners["num_envs_per_env_runner"],
-            num_cpus_per_env_runner=runners["num_cpus_per_env_runner"],
-            num_gpus_per_env_runner=runners["num_gpus_per_env_runner"],
-            rollout_fragment_length=runners["rollout_fragment_length"],
-            sample_timeout_s=runners["sample_timeout_s"],
-            batch_mode="truncate_episodes",
-            explore=True,
-        )
-        .learners(
-            num_learners=learners["num_learners"],
-            num_gpus_per_learner=learners["num_gpus_per_learner"],
-        )
-        .resources(num_cpus_for_main_process=raw["resources"]["num_cpus_for_main_process"])
         .training(
             lr=training["lr"],
             gamma=training["gamma"],
@@ -474,11 +454,6 @@ def build_algorithm_config(
                 "epsilon": buffer["epsilon"],
             },
         )
-        .reporting(
-            min_sample_timesteps_per_iteration=reporting["min_sample_timesteps_per_iteration"],
-            min_time_s_per_iteration=reporting["min_time_s_per_iteration"],
-            metrics_num_episodes_for_smoothing=reporting["metrics_num_episodes_for_smoothing"],
-        )
         .rl_module(
             rl_module_spec=build_rl_module_spec(
                 training_config.network(),
@@ -486,7 +461,6 @@ def build_algorithm_config(
             )
         )
         .callbacks(DQNCallbacks)
-        .debugging(seed=raw["seed"], log_sys_usage=True)
     )
     wanted = float(training["replay_ratio"])
     got = effective_replay_ratio(config)

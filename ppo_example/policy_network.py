@@ -47,6 +47,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from rllib_integration.training.exported_network import (
+    ExportedFileError,
+    ExportFormat,
+    load_exported_network,
+    save_exported_network,
+)
+
 __all__ = [
     "EXPORT_FORMAT",
     "IMAGE_KEY",
@@ -82,8 +89,11 @@ _CONFIG_FIELDS = (
 _REQUIRED_FIELDS = ("image_shape", "state_size", "action_size")
 
 
-class ExportedPolicyError(ValueError):
+class ExportedPolicyError(ExportedFileError):
     """An exported policy file is corrupt, foreign or does not match its config."""
+
+
+_FILE_FORMAT = ExportFormat(EXPORT_FORMAT, EXPORT_VERSION, "policy", ExportedPolicyError)
 
 
 def _default_conv_filters() -> list[list[int]]:
@@ -365,20 +375,7 @@ def save_policy(network: PolicyNetwork, path: str | os.PathLike[str]) -> None:
         network: The network to export.
         path: Destination file (parent directories are created).
     """
-    path = os.fspath(path)
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    payload = {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "config": network.config.to_dict(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()},
-    }
-    # Write-then-rename so a crash mid-save never leaves a truncated file behind.
-    tmp = f"{path}.tmp"
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_exported_network(network, network.config.to_dict(), path, _FILE_FORMAT)
 
 
 def load_policy(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> PolicyNetwork:
@@ -396,33 +393,6 @@ def load_policy(path: str | os.PathLike[str], device: str | torch.device = "cpu"
         ExportedPolicyError: The file is unreadable, not an exported policy, or its
             weights do not match its config.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"exported policy not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ExportedPolicyError(
-            f"cannot read exported policy {path!r} (corrupt or not a torch file): {exc}"
-        ) from exc
-    if not isinstance(payload, dict) or payload.get("format") != EXPORT_FORMAT:
-        raise ExportedPolicyError(
-            f"{path!r} is not an exported policy (missing format marker {EXPORT_FORMAT!r})"
-        )
-    if payload.get("version") != EXPORT_VERSION:
-        raise ExportedPolicyError(
-            f"{path!r} has export version {payload.get('version')!r}, "
-            f"this code reads version {EXPORT_VERSION}"
-        )
-    try:
-        config = PolicyNetworkConfig.from_dict(payload["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ExportedPolicyError(f"{path!r} holds an invalid network config: {exc}") from exc
-    network = PolicyNetwork(config)
-    try:
-        network.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, RuntimeError) as exc:
-        raise ExportedPolicyError(
-            f"weights in {path!r} do not match its network config: {exc}"
-        ) from exc
-    return network.to(device).eval()
+    return load_exported_network(
+        path, _FILE_FORMAT, PolicyNetworkConfig.from_dict, PolicyNetwork, device
+    )

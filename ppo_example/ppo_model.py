@@ -35,7 +35,6 @@ network (``deterministic_action``) is the same mean clipped to ``[-1, 1]``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -43,17 +42,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from ray.rllib.core import (
-    COMPONENT_LEARNER,
-    COMPONENT_LEARNER_GROUP,
-    COMPONENT_RL_MODULE,
-    DEFAULT_MODULE_ID,
-)
+from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.core.rl_module.apis import ValueFunctionAPI
-from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
-from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
 from ppo_example.policy_network import (
@@ -62,6 +55,11 @@ from ppo_example.policy_network import (
     PolicyNetwork,
     PolicyNetworkConfig,
     save_policy,
+)
+from rllib_integration.training.rl_modules import (
+    model_config_dict,
+    module_from_checkpoint,
+    module_weights,
 )
 
 __all__ = [
@@ -164,16 +162,11 @@ class CarlaPPOTorchRLModule(TorchRLModule, ValueFunctionAPI):
 
     def setup(self) -> None:
         """Builds the network from ``model_config`` and checks it against the spaces."""
-        raw = self.model_config or {}
-        # RLlib may hand over a DefaultModelConfig dataclass when no dict was merged in.
-        model_config: dict[str, Any] = (
-            dict(raw) if isinstance(raw, dict) else dataclasses.asdict(raw)
+        model_config = model_config_dict(
+            self.model_config,
+            MODEL_CONFIG_NETWORK_KEY,
+            "ppo_example.ppo_model.build_rl_module_spec",
         )
-        if MODEL_CONFIG_NETWORK_KEY not in model_config:
-            raise ValueError(
-                f"model_config lacks {MODEL_CONFIG_NETWORK_KEY!r}; build the spec with "
-                "ppo_example.ppo_model.build_rl_module_spec()"
-            )
         self.network_config = PolicyNetworkConfig.from_dict(model_config[MODEL_CONFIG_NETWORK_KEY])
         if self.observation_space is not None and self.action_space is not None:
             # RLlib fills the spaces in from the env: they must fit the network.
@@ -248,30 +241,6 @@ def build_rl_module_spec(
     )
 
 
-def _unwrap_module(module: Any, module_id: str) -> CarlaPPOTorchRLModule:
-    """Returns the single-agent module (from a MultiRLModule if needed), type-checked."""
-    if isinstance(module, MultiRLModule):
-        module = module[module_id]
-    module = module.unwrapped() if isinstance(module, RLModule) else module
-    if not isinstance(module, CarlaPPOTorchRLModule):
-        raise TypeError(f"expected a CarlaPPOTorchRLModule, got {type(module).__name__}")
-    return module
-
-
-def _network_config_of(algo: Any, module_id: str) -> PolicyNetworkConfig:
-    """The algorithm's PolicyNetworkConfig, from its config when possible.
-
-    Reading the user's spec avoids pulling a whole module over from a remote EnvRunner
-    (what ``Algorithm.get_module`` does when there is no local one).
-    """
-    spec = getattr(algo.config, "_rl_module_spec", None)
-    if isinstance(spec, RLModuleSpec) and isinstance(spec.model_config, dict):
-        network = spec.model_config.get(MODEL_CONFIG_NETWORK_KEY)
-        if network is not None:
-            return PolicyNetworkConfig.from_dict(network)
-    return _unwrap_module(algo.get_module(module_id), module_id).network_config
-
-
 def export_policy(
     algorithm_or_module: Any,
     path: str | os.PathLike[str],
@@ -291,50 +260,14 @@ def export_policy(
     Returns:
         The exported (CPU, eval mode) network.
     """
-    if hasattr(algorithm_or_module, "learner_group"):
-        algo = algorithm_or_module
-        config = _network_config_of(algo, module_id)
-        weights = algo.learner_group.get_weights(module_ids=[module_id])[module_id]
-    else:
-        module = _unwrap_module(algorithm_or_module, module_id)
-        config = module.network_config
-        weights = module.state_dict()
-    prefix = "network."
-    state = {
-        key[len(prefix) :]: torch.as_tensor(value).detach().cpu()
-        for key, value in weights.items()
-        if key.startswith(prefix)
-    }
-    network = PolicyNetwork(config)
+    config, state = module_weights(
+        algorithm_or_module,
+        module_id,
+        CarlaPPOTorchRLModule,
+        MODEL_CONFIG_NETWORK_KEY,
+        prefix="network.",
+    )
+    network = PolicyNetwork(PolicyNetworkConfig.from_dict(config))
     network.load_state_dict(state, strict=True)
     save_policy(network, path)
     return network.eval()
-
-
-def module_from_checkpoint(
-    checkpoint_dir: str | os.PathLike[str], module_id: str = DEFAULT_MODULE_ID
-) -> RLModule:
-    """Loads the RL module from an Algorithm checkpoint (or a module checkpoint) directory.
-
-    Args:
-        checkpoint_dir: An ``Algorithm.save_to_path`` / Tune ``checkpoint_000NNN``
-            directory, or directly ``.../learner_group/learner/rl_module/<module_id>``.
-        module_id: Module to load from an Algorithm checkpoint.
-
-    Returns:
-        The module, with its trained weights.
-
-    Raises:
-        FileNotFoundError: Neither layout is found under ``checkpoint_dir``.
-    """
-    root = os.path.abspath(os.fspath(checkpoint_dir))  # RLlib reads bare paths as URIs
-    nested = os.path.join(
-        root, COMPONENT_LEARNER_GROUP, COMPONENT_LEARNER, COMPONENT_RL_MODULE, module_id
-    )
-    for candidate in (nested, root):
-        # Every Checkpointable dir holds this pickle; it names the module class to build.
-        if os.path.isfile(os.path.join(candidate, RLModule.CLASS_AND_CTOR_ARGS_FILE_NAME)):
-            return RLModule.from_checkpoint(candidate)
-    raise FileNotFoundError(
-        f"no RL module checkpoint under {root!r} (looked for {nested!r} and the dir itself)"
-    )

@@ -24,7 +24,8 @@ this module has only what is PPO's. Mapping (yaml -> ``PPOConfig``):
 Set in code: the new API stack, torch, ``normalize_actions`` (actions pass to the env
 clipped to [-1, 1], the episode keeps the sample so log-probabilities stay exact),
 ``batch_mode truncate_episodes``, ``disable_env_checking`` (the checker would start a
-simulator).
+simulator). The sections shared with the DQN example are applied by
+``rllib_integration.training.algorithm_config.apply_common_sections``.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def build_algorithm_config(
     from ray.rllib.algorithms.ppo import PPOConfig
 
     from ppo_example.ppo_model import build_rl_module_spec
-    from rllib_integration.carla_env import CarlaEnv
+    from rllib_integration.training.algorithm_config import apply_common_sections
     from rllib_integration.training.callbacks import DrivingMetricsCallbacks
 
     raw = training_config.raw
@@ -215,33 +216,14 @@ def build_algorithm_config(
         num_cpus_available=num_cpus_available,
         num_gpus_available=num_gpus_available,
     )
-    runners, learners, training = raw["env_runners"], raw["learners"], raw["training"]
-    reporting = raw["reporting"]
+    training = raw["training"]
     return (
-        PPOConfig()
-        .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
-        .framework("torch")
-        .environment(
-            env=CarlaEnv,
-            env_config=copy.deepcopy(training_config.env_config),
-            disable_env_checking=True,
-            normalize_actions=True,
-            clip_actions=False,
+        apply_common_sections(
+            PPOConfig(),
+            raw,
+            training_config.env_config,
+            environment={"normalize_actions": True, "clip_actions": False},
         )
-        .env_runners(
-            num_env_runners=runners["num_env_runners"],
-            num_envs_per_env_runner=runners["num_envs_per_env_runner"],
-            num_cpus_per_env_runner=runners["num_cpus_per_env_runner"],
-            num_gpus_per_env_runner=runners["num_gpus_per_env_runner"],
-            rollout_fragment_length=runners["rollout_fragment_length"],
-            sample_timeout_s=runners["sample_timeout_s"],
-            batch_mode="truncate_episodes",
-        )
-        .learners(
-            num_learners=learners["num_learners"],
-            num_gpus_per_learner=learners["num_gpus_per_learner"],
-        )
-        .resources(num_cpus_for_main_process=raw["resources"]["num_cpus_for_main_process"])
         .training(
             lr=training["lr"],
             gamma=training["gamma"],
@@ -259,11 +241,6 @@ def build_algorithm_config(
             grad_clip=training["grad_clip"],
             grad_clip_by=training["grad_clip_by"],
         )
-        .reporting(
-            min_sample_timesteps_per_iteration=reporting["min_sample_timesteps_per_iteration"],
-            min_time_s_per_iteration=reporting["min_time_s_per_iteration"],
-            metrics_num_episodes_for_smoothing=reporting["metrics_num_episodes_for_smoothing"],
-        )
         .rl_module(
             rl_module_spec=build_rl_module_spec(
                 training_config.observation_space,
@@ -272,5 +249,4 @@ def build_algorithm_config(
             )
         )
         .callbacks(DrivingMetricsCallbacks)
-        .debugging(seed=raw["seed"], log_sys_usage=True)
     )

@@ -1,4 +1,4 @@
-"""Shared fixtures: free loopback ports and a carla_lite server process."""
+"""Shared fixtures: free loopback ports, a carla_lite server process and a local Ray."""
 
 from __future__ import annotations
 
@@ -166,3 +166,16 @@ def run_python(body: str, timeout: float = 120.0) -> dict:
             f"stderr:\n{done.stderr}"
         )
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray (2 CPUs, no dashboard) for one test module; imported only when used."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

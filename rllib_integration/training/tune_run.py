@@ -107,6 +107,24 @@ class TrainingJob:
     config_file: str | os.PathLike[str] | None = None
 
 
+def run_script(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """A ``*_train.py`` entry point around its ``run(args)``; returns the exit status.
+
+    A ``ConfigError`` (e.g. from loading the yaml) is one ``error:`` line and status 2,
+    Ctrl-C stops training cleanly with status 130, and the output always ends with "done.".
+    """
+    status = 1
+    try:
+        status = run(args)
+    except ConfigError as error:
+        status = _error(error, 2)
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        print("\ndone.")
+    return status
+
+
 def train(args: argparse.Namespace, job: TrainingJob) -> int:
     """Train ``job`` as the command line ``args`` says; returns the exit status.
 

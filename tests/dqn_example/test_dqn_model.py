@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,16 +176,6 @@ def test_export_then_load_gives_identical_greedy_actions(tmp_path: Path) -> None
     obs = _obs_batch(12, seed=5)
     expected = module.forward_inference({Columns.OBS: obs})[Columns.ACTIONS].tolist()
     assert [greedy_action(net, o) for o in obs.numpy()] == expected
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_minimal_dqn_training_run(ray_cluster: None, tmp_path: Path) -> None:

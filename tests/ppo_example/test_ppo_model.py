@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -146,16 +145,6 @@ def test_exported_policy_acts_like_the_module(tmp_path: Path) -> None:
     net = load_policy(path)
     actions = deterministic_action(net, {k: v.numpy() for k, v in obs.items()})
     np.testing.assert_allclose(actions, expected, atol=1e-6, rtol=0.0)
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_ppo_update_runs_and_exports(

@@ -9,11 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from rllib_integration.errors import ConfigError
 from rllib_integration.training.tune_run import (
     CURVE_FILE,
     TrainingJob,
     add_training_arguments,
     finish,
+    run_script,
     stopper,
     train,
 )
@@ -44,6 +46,29 @@ def test_shared_options() -> None:
         True,
     )
     assert args.stop_timesteps is None and not args.restore and not args.overwrite
+
+
+def test_run_script_statuses_always_end_with_done(capsys: pytest.CaptureFixture[str]) -> None:
+    def config_error(args: argparse.Namespace) -> int:
+        raise ConfigError("a.yaml: training.lr: must be > 0")
+
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    def broken(args: argparse.Namespace) -> int:
+        raise RuntimeError("bug")
+
+    args = _args()
+    assert run_script(lambda a: 0, args) == 0
+    assert capsys.readouterr().out == "\ndone.\n"
+    assert run_script(config_error, args) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("\ndone.\n", "error: a.yaml: training.lr: must be > 0\n")
+    assert run_script(interrupted, args) == 130
+    assert capsys.readouterr().out == "\ndone.\n"
+    with pytest.raises(RuntimeError, match="bug"):  # a bug keeps its traceback
+        run_script(broken, args)
+    assert capsys.readouterr().out == "\ndone.\n"
 
 
 def test_stopper_ignores_missing_metrics() -> None:
