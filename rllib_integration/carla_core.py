@@ -34,7 +34,13 @@ from rllib_integration.errors import (
 )
 from rllib_integration.sensors.factory import SensorFactory
 from rllib_integration.sensors.sensor_interface import SensorInterface
-from rllib_integration.server import RunningServer, default_server_kind, start_server
+from rllib_integration.server import (
+    RunningServer,
+    bare_map_name,
+    default_server_kind,
+    embedded_start_map,
+    start_server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,7 @@ class CarlaCore:
         self.walker_controller_ids: list[int] = []
         self.experiment_config: dict[str, Any] | None = None
         self._broken = False
+        self._start_map: str | None = None  # the town an embedded server was launched on
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -118,13 +125,21 @@ class CarlaCore:
             self._teardown(stop_server=True)
         self._broken = False
         self._broken_reason = ""
-        self.init_server()
+        self.init_server(experiment_config["town"])
         self.connect_client()
         self.setup_experiment(experiment_config, rng)
 
-    def init_server(self) -> None:
-        """Launch the configured server (nothing for an external one)."""
+    def init_server(self, town: str | None = None) -> None:
+        """Launch the configured server (nothing for an external one).
+
+        An embedded server starts on ``town`` when it is one of carla_lite's maps, so that
+        ``setup_experiment`` needs no ``load_world`` (see ``embedded_start_map``).
+        """
         cfg = self.config
+        start_map = None
+        if cfg["server"] == "embedded" and town is not None:
+            start_map = embedded_start_map(town, cfg["maps_dirs"])
+        self._start_map = start_map
         self.server = start_server(
             cfg["server"],
             host=_loopback(cfg["host"]),
@@ -135,6 +150,7 @@ class CarlaCore:
             resolution_y=cfg["resolution_y"],
             maps_dirs=tuple(cfg["maps_dirs"]),
             startup_timeout=cfg["startup_timeout"],
+            extra_args=(f"--map={start_map}",) if start_map else (),
         )
 
     def connect_client(self) -> None:
@@ -180,7 +196,14 @@ class CarlaCore:
         town = experiment_config["town"]
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
         try:
-            self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
+            if self._started_on(town):
+                # A fresh server already on this town: loading it again would only change
+                # the episode, which resets other envs' Traffic Managers in this process.
+                assert self.world is not None
+                if not self.config["enable_map_assets"]:
+                    self.world.unload_map_layer(carla.MapLayer.All)  # no episode change
+            else:
+                self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
         except RuntimeError as exc:
             raise ConfigError(
                 f"experiment.town: cannot load {town!r} on the {self.config['server']} server: "
@@ -200,6 +223,16 @@ class CarlaCore:
         self.world.set_weather(weather)
         activity = experiment_config["background_activity"]
         self.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], rng)
+
+    def _started_on(self, town: str) -> bool:
+        """Whether the server was launched on ``town`` and still shows it (first set-up)."""
+        if self._start_map is None or self.world is None:
+            return False
+        started, self._start_map = self._start_map, None  # only the first set-up
+        return bool(
+            bare_map_name(self.world.get_map().name).casefold() == started.casefold()
+            and bare_map_name(town).casefold() == started.casefold()
+        )
 
     def _ensure_traffic_manager(self) -> carla.TrafficManager:
         """The Traffic Manager, started on first need (only when there are NPCs).

@@ -68,6 +68,47 @@ _POLL_INTERVAL = 0.05
 _KILL_GRACE = 5.0
 
 
+#: carla_lite's extra maps folders (``carla_lite.maps.catalog.ENV_VAR``; not imported: the
+#: library only launches carla_lite, it never imports it).
+MAPS_DIR_ENV = "CARLA_LITE_MAPS_DIR"
+
+
+def embedded_maps(package_dir: Path, maps_dirs: Sequence[object]) -> set[str]:
+    """Names of the maps carla_lite serves: its built-in ones plus the extra folders.
+
+    Mirrors ``carla_lite.maps.catalog.MapCatalog``'s sources; empty when the built-in folder
+    is not where this expects it (the town is then checked only by the server).
+    """
+    builtin = package_dir / "maps" / "builtin"
+    if not builtin.is_dir():
+        return set()
+    extra = [p for p in os.environ.get(MAPS_DIR_ENV, "").split(os.pathsep) if p.strip()]
+    folders = [builtin, *(Path(p) for p in extra), *(Path(str(p)) for p in maps_dirs)]
+    return {path.stem for folder in folders if folder.is_dir() for path in folder.glob("*.xodr")}
+
+
+def bare_map_name(name: str) -> str:
+    """``/Game/Carla/Maps/Town01`` or ``Town01.xodr`` -> ``Town01`` (as the server accepts)."""
+    bare = name.strip().replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return bare[: -len(".xodr")] if bare.lower().endswith(".xodr") else bare
+
+
+def embedded_start_map(town: object, maps_dirs: Sequence[object]) -> str | None:
+    """The ``--map`` to start carla_lite on for ``town``, or None if it is not one of its maps.
+
+    Starting on the town (rather than ``load_world`` after connecting) matters with several
+    envs in one process: the 0.9.16 client resets the process's first Traffic Manager on
+    every episode change, so one env loading a world can crash another env's Traffic Manager
+    ("close: Bad file descriptor", or a segfault).
+    """
+    spec = importlib.util.find_spec("carla_lite")
+    if not isinstance(town, str) or spec is None or spec.origin is None:
+        return None
+    wanted = bare_map_name(town)
+    maps = {m.casefold(): m for m in embedded_maps(Path(spec.origin).parent, maps_dirs)}
+    return maps.get(wanted.casefold())
+
+
 def default_server_kind() -> str:
     """The kind to use when none is configured.
 

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from rllib_integration.errors import ConfigError
-from rllib_integration.server import CARLA_ROOT_ENV, default_server_kind
+from rllib_integration.server import (
+    CARLA_ROOT_ENV,
+    MAPS_DIR_ENV,
+    bare_map_name,
+    default_server_kind,
+    embedded_maps,
+)
 
-#: carla_lite's extra maps folders (``carla_lite.maps.catalog.ENV_VAR``; not imported: the
-#: library only launches carla_lite, it never imports it).
-MAPS_DIR_ENV = "CARLA_LITE_MAPS_DIR"
 _CARLA_SCRIPT = "CarlaUE4.sh"
 #: [s] to wait for an external server to accept a TCP connection.
 _CONNECT_TIMEOUT = 2.0
@@ -81,32 +84,12 @@ def _check_embedded(town: Any, maps_dirs: list[Any]) -> None:
     if not isinstance(town, str):
         return  # the experiment's own validation reports a bad town type
     maps = embedded_maps(Path(spec.origin).parent, maps_dirs)
-    if maps and _bare_map_name(town).casefold() not in {m.casefold() for m in maps}:
+    if maps and bare_map_name(town).casefold() not in {m.casefold() for m in maps}:
         raise ConfigError(
             f"env_config.experiment.town: {town!r} is not a carla_lite map; available: "
             f"{', '.join(sorted(maps))} (add folders of .xodr files with carla.maps_dirs or "
             f"${MAPS_DIR_ENV})"
         )
-
-
-def embedded_maps(package_dir: Path, maps_dirs: list[Any]) -> set[str]:
-    """Names of the maps carla_lite serves: its built-in ones plus the extra folders.
-
-    Mirrors ``carla_lite.maps.catalog.MapCatalog``'s sources; empty when the built-in folder
-    is not where this expects it (the town is then not checked here, only by the server).
-    """
-    builtin = package_dir / "maps" / "builtin"
-    if not builtin.is_dir():
-        return set()
-    extra = [p for p in os.environ.get(MAPS_DIR_ENV, "").split(os.pathsep) if p.strip()]
-    folders = [builtin, *(Path(p) for p in extra), *(Path(str(p)) for p in maps_dirs)]
-    return {path.stem for folder in folders if folder.is_dir() for path in folder.glob("*.xodr")}
-
-
-def _bare_map_name(name: str) -> str:
-    """``/Game/Carla/Maps/Town01`` or ``Town01.xodr`` -> ``Town01`` (as the server accepts)."""
-    bare = name.strip().replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    return bare[: -len(".xodr")] if bare.lower().endswith(".xodr") else bare
 
 
 def _check_external(host: str, port: Any) -> None:
