@@ -136,3 +136,14 @@ def spawn_ai_walkers(client: Any, world: Any, count: int) -> tuple[list[int], li
         c.go_to_location(world.get_random_location_from_navigation())
         c.set_max_speed(1.4)
     return walkers, controllers
+
+
+def process_stats(pid: int) -> dict[str, float]:
+    """Resident memory [MiB], open descriptors and threads of a process (Linux /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return {
+        "rss_mib": int(fields["VmRSS"].split()[0]) / 1024.0,
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+        "threads": int(fields["Threads"].strip()),
+    }

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import sys
 import tempfile
@@ -28,18 +27,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import connect_sync, free_port, start_server, stop_server  # noqa: E402
-
-
-def _process_stats(pid: int) -> dict[str, float]:
-    """Resident memory [MiB], open descriptors and threads of a process (Linux /proc)."""
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    fields = dict(line.split(":", 1) for line in status if ":" in line)
-    return {
-        "rss_mib": int(fields["VmRSS"].split()[0]) / 1024.0,
-        "fds": len(os.listdir(f"/proc/{pid}/fd")),
-        "threads": int(fields["Threads"].strip()),
-    }
+from bench.servers import (  # noqa: E402
+    connect_sync,
+    free_port,
+    process_stats,
+    start_server,
+    stop_server,
+)
 
 
 def _spawn_hero(world: Any, lib: Any, spawn: Any, inbox: queue.Queue[Any]) -> list[Any]:
@@ -124,7 +118,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
                             "tick": tick,
                             "ticks_per_s": round(args.window / (now - window_start), 1),
                             "actors": len(world.get_actors()),
-                            **_process_stats(proc.pid),
+                            **process_stats(proc.pid),
                         }
                     )
                     window_start = now
