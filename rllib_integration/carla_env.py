@@ -18,11 +18,13 @@ import numpy as np
 
 from rllib_integration.base_experiment import BaseExperiment, resolve_experiment_class
 from rllib_integration.carla_core import CarlaCore
-from rllib_integration.errors import ConfigError, ServerLostError
+from rllib_integration.errors import ConfigError, ServerLostError, SpawnError
 
 log = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = ("carla", "experiment")
+#: How many times an experiment that chooses the hero's spawn places is asked for new ones.
+SPAWN_CHOICES = 5
 
 
 class CarlaEnv(gymnasium.Env):
@@ -93,10 +95,26 @@ class CarlaEnv(gymnasium.Env):
         elif seed is not None:
             activity = self.experiment.config["background_activity"]
             self.core.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], self._rng)
-        chosen = self.experiment.hero_spawn_points(self.core, self._rng)
-        self.hero = self.core.reset_hero(self.experiment.config["hero"], self._rng, chosen)
+        self.hero = self._spawn_hero()
         self.experiment.reset()
         return self.core.tick(None)
+
+    def _spawn_hero(self) -> Any:
+        """The hero at the experiment's chosen places, or at the config's spawn points.
+
+        When every place the experiment chose is taken (e.g. a queue of NPCs over a route's
+        start), it is asked again (a new route) up to ``SPAWN_CHOICES`` times.
+        """
+        hero_config = self.experiment.config["hero"]
+        for attempt in range(1, SPAWN_CHOICES + 1):
+            chosen = self.experiment.hero_spawn_points(self.core, self._rng)
+            try:
+                return self.core.reset_hero(hero_config, self._rng, chosen)
+            except SpawnError:
+                if chosen is None or attempt == SPAWN_CHOICES:
+                    raise
+                log.info("every chosen spawn place is taken; asking the experiment again")
+        raise AssertionError("unreachable")
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """One step: ``(observation, reward, terminated, truncated, info)``.
