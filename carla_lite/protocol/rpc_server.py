@@ -254,6 +254,8 @@ class RpcServer:
                 result = handler(*params)
         except _EXPECTED_ERRORS as exc:
             logger.warning("RPC %s failed: %s: %s", method, type(exc).__name__, exc)
+            # A ValueError may also be a bug deep in a tick: keep its traceback at debug level.
+            logger.debug("RPC %s failed here", method, exc_info=True)
             return self._error(packer, msgid, f"carla_lite: {method}: {type(exc).__name__}: {exc}")
         except Exception as exc:
             logger.exception("RPC %s raised", method)

@@ -92,6 +92,7 @@ class TrafficManager(Manoeuvres):
         self._registration_changed = False
         self._row_state: dict[str, np.ndarray] = {}
         self._obstacles_key: tuple[int, ...] = ()
+        self._obstacles_vehicle_ids: np.ndarray | None = None  # held: see _obstacle_layout
         self._creeping = np.zeros(0, dtype=bool)
         self._since_removal = 0.0
         self._red_stop = np.zeros(0)
@@ -402,11 +403,21 @@ class TrafficManager(Manoeuvres):
         return np.where(self._creeping, -1, hit_obstacle)
 
     def _obstacle_layout(self, scene: TrafficScene, n_walkers: int, width: int) -> ObstacleLayout:
-        """Index arrays of the obstacle marks, rebuilt only when the actors change."""
-        key = (id(scene.vehicle_ids), n_walkers, len(self._ids), width)
-        if self._obstacles_key != key or self._obstacles_fixed is None:
+        """Index arrays of the obstacle marks, rebuilt only when the actors change.
+
+        The scene's vehicle-id array is new whenever the vehicles change; it is compared by
+        identity while a reference to it is held (an ``id()`` alone could be reused by the
+        next array once the old one is freed, giving a layout of the wrong size).
+        """
+        key = (n_walkers, len(self._ids), width)
+        if (
+            self._obstacles_key != key
+            or self._obstacles_vehicle_ids is not scene.vehicle_ids
+            or self._obstacles_fixed is None
+        ):
             self._obstacles_fixed = ObstacleLayout(scene, self._ids, n_walkers, width)
             self._obstacles_key = key
+            self._obstacles_vehicle_ids = scene.vehicle_ids
         return self._obstacles_fixed
 
     def _apply_ignores(
