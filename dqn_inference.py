@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--max-steps", type=int, default=None, help="cut episodes after N steps")
-    parser.add_argument("--video", default=None, help="save the drive as this MP4 (320 px BirdView, speed, action, reward)")
+    parser.add_argument(
+        "--video", default=None, help="save the drive as this MP4 (320 px BirdView, action, reward)"
+    )
     parser.add_argument("--policy", choices=("greedy", "random"), default="greedy")
     parser.add_argument("--json", default=None, help="write the per-episode results here")
     args = parser.parse_args(argv)
