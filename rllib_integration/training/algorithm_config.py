@@ -29,8 +29,8 @@ def apply_common_sections(
     """Sets the shared sections of a validated training yaml on ``config``.
 
     Set in code because they have a single valid value here: the new API stack, torch,
-    ``batch_mode="truncate_episodes"`` and ``disable_env_checking=True`` (the checker would
-    start a simulator just to step it).
+    ``batch_mode="truncate_episodes"``, ``disable_env_checking=True`` (the checker would
+    start a simulator just to step it) and RLlib's restarts of failed envs and env runners.
 
     Args:
         config: a fresh ``AlgorithmConfig`` (``DQNConfig()``, ``PPOConfig()``).
@@ -74,4 +74,7 @@ def apply_common_sections(
         metrics_num_episodes_for_smoothing=reporting["metrics_num_episodes_for_smoothing"],
     )
     config.debugging(seed=raw["seed"], log_sys_usage=True)
+    # A simulator that dies (or an env step that fails) costs the env, not the run: RLlib
+    # rebuilds the failed env (a new server) or the whole env runner, and training goes on.
+    config.fault_tolerance(restart_failed_env_runners=True, restart_failed_sub_environments=True)
     return config
