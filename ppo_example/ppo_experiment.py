@@ -123,11 +123,7 @@ class PPOExperiment(RouteExperiment):
         state = np.zeros(STATE_SIZE, dtype=np.float32)
         if hero is not None and progress is not None:
             transform = hero.get_transform()
-            route = progress.route
-            ahead = (route.cumulative >= progress.distance) & (
-                route.cumulative <= progress.distance + DRAWN_AHEAD
-            )
-            draw_route(image, transform, self.radius, route.points[ahead, :2])
+            draw_route(image, transform, self.radius, progress.points_ahead(DRAWN_AHEAD))
             state = self._state(hero, transform, progress)
         return {"birdview": image, "state": state}, {}
 

@@ -195,8 +195,10 @@ class CarlaCore:
         self.experiment_config = experiment_config
         town = experiment_config["town"]
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
+        started_on_town = self._started_on(town)
+        self._start_map = None  # only the first set-up after a launch can skip the load
         try:
-            if self._started_on(town):
+            if started_on_town:
                 # A fresh server already on this town: loading it again would only change
                 # the episode, which resets other envs' Traffic Managers in this process.
                 assert self.world is not None
@@ -226,9 +228,9 @@ class CarlaCore:
 
     def _started_on(self, town: str) -> bool:
         """Whether the server was launched on ``town`` and still shows it (first set-up)."""
-        if self._start_map is None or self.world is None:
+        started = self._start_map
+        if started is None or self.world is None:
             return False
-        started, self._start_map = self._start_map, None  # only the first set-up
         return bool(
             bare_map_name(self.world.get_map().name).casefold() == started.casefold()
             and bare_map_name(town).casefold() == started.casefold()

@@ -62,9 +62,8 @@ class DriveVideo:
         task = getattr(experiment, "task", None)
         monitor = getattr(task, "monitor", None)
         if monitor is not None:
-            route, done = monitor.route, monitor.progress.distance
-            ahead = (route.cumulative >= done) & (route.cumulative <= done + ROUTE_AHEAD)
-            draw_route(image, transform, VIDEO_BIRDVIEW["radius"], route.points[ahead, :2])
+            ahead = monitor.progress.points_ahead(ROUTE_AHEAD)
+            draw_route(image, transform, VIDEO_BIRDVIEW["radius"], ahead)
         self._return += float(reward)
         velocity = hero.get_velocity()
         lines = [

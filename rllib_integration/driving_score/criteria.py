@@ -106,7 +106,7 @@ class RedLightCriterion:
             return []
         found: list[Infraction] = []
         for line in self.stop_lines:
-            if abs(_angle_gap(yaw, line.yaw)) > self.MAX_HEADING_GAP:
+            if abs(angle_gap(yaw, line.yaw)) > self.MAX_HEADING_GAP:
                 continue
             before, _ = line.side(*previous)
             after, across = line.side(x, y)
@@ -231,6 +231,6 @@ class BlockedCriterion:
         ]
 
 
-def _angle_gap(a: float, b: float) -> float:
+def angle_gap(a: float, b: float) -> float:
     """``a - b`` wrapped into [-180, 180) degrees."""
     return (a - b + 180.0) % 360.0 - 180.0

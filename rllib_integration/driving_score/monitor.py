@@ -23,7 +23,7 @@ from rllib_integration.driving_score.criteria import (
     StopArea,
     StopLine,
     StopSignCriterion,
-    _angle_gap,
+    angle_gap,
 )
 from rllib_integration.driving_score.infractions import ROUTE_ENDING, Infraction
 from rllib_integration.driving_score.record import RouteRecord
@@ -94,7 +94,7 @@ class RouteMonitor:
         lights, stop_lines, stop_areas = _signals(world)
         self._lights = lights
         #: ``(metres along the route, light)`` of every stop line the route crosses, in order.
-        self.lights_on_route = _lights_on_route(route, stop_lines, dict(lights))
+        self.lights_on_route = _lights_on_route(route, stop_lines, [light for light, _ in lights])
         self.collisions = CollisionCriterion()
         self.red_lights = RedLightCriterion(stop_lines)
         self.stop_signs = StopSignCriterion(stop_areas)
@@ -228,7 +228,7 @@ class RouteMonitor:
         if driving is None or driving.is_junction or nearest is not driving:
             return False, False
         route_yaw = self.route.point_at(self.progress.distance)[3]
-        heading_gap = abs(_angle_gap(driving.transform.rotation.yaw, route_yaw))
+        heading_gap = abs(angle_gap(driving.transform.rotation.yaw, route_yaw))
         return False, heading_gap > WRONG_WAY_GAP
 
 
@@ -239,7 +239,7 @@ def _is_red(light: Any) -> bool:
 
 
 def _lights_on_route(
-    route: Route, stop_lines: list[StopLine], lights: dict[Any, tuple[float, float]]
+    route: Route, stop_lines: list[StopLine], lights: list[Any]
 ) -> list[tuple[float, Any]]:
     """The stop lines the route crosses, by their distance along it."""
     by_id = {light.id: light for light in lights}
@@ -248,7 +248,7 @@ def _lights_on_route(
     for line in stop_lines:
         gaps = np.hypot(xy[:, 0] - line.x, xy[:, 1] - line.y)
         index = int(np.argmin(gaps))
-        heading = abs(_angle_gap(float(route.points[index, 3]), line.yaw))
+        heading = abs(angle_gap(float(route.points[index, 3]), line.yaw))
         if gaps[index] <= line.half_width and heading < 45.0 and line.light_id in by_id:
             found.append((float(route.cumulative[index]), by_id[line.light_id]))
     return sorted(found, key=lambda item: item[0])
@@ -266,18 +266,19 @@ def _signals(world: carla.World) -> tuple[list[Any], list[StopLine], list[StopAr
     lights: list[Any] = []
     stop_lines: list[StopLine] = []
     for light in actors.filter("traffic.traffic_light*"):
-        for waypoint in light.get_stop_waypoints():
-            location = waypoint.transform.location
-            stop_lines.append(
-                StopLine(
-                    light.id,
-                    location.x,
-                    location.y,
-                    waypoint.transform.rotation.yaw,
-                    waypoint.lane_width / 2.0,
-                )
+        lines = [
+            StopLine(
+                light.id,
+                waypoint.transform.location.x,
+                waypoint.transform.location.y,
+                waypoint.transform.rotation.yaw,
+                waypoint.lane_width / 2.0,
             )
-            lights.append((light, (location.x, location.y)))
+            for waypoint in light.get_stop_waypoints()
+        ]
+        if lines:  # culled by its first stop line: a light's lines are a few metres apart
+            stop_lines += lines
+            lights.append((light, (lines[0].x, lines[0].y)))
     stop_areas: list[StopArea] = []
     for sign in actors.filter("traffic.stop*"):
         transform = sign.get_transform()

@@ -6,21 +6,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+#: (header, alignment and width, value format).
 COLUMNS = (
-    ("route", "{:<10}"),
-    ("length m", "{:>8.0f}"),
-    ("status", "{:<26}"),
-    ("RC %", "{:>6.1f}"),
-    ("IP", "{:>5.2f}"),
-    ("DS", "{:>6.1f}"),
-    ("coll/km", "{:>7.2f}"),
-    ("infr/km", "{:>7.2f}"),
+    ("route", "<10", ""),
+    ("length m", ">8", ".0f"),
+    ("status", "<26", ""),
+    ("RC %", ">6", ".1f"),
+    ("IP", ">5", ".2f"),
+    ("DS", ">6", ".1f"),
+    ("coll/km", ">7", ".2f"),
+    ("infr/km", ">7", ".2f"),
 )
 
 
 def format_table(routes: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> str:
     """Per-route rows (``RouteRecord.to_dict``) and the mean row, aligned."""
-    header = "  ".join(f"{name:{'<' if '<' in fmt else '>'}{_width(fmt)}}" for name, fmt in COLUMNS)
+    header = "  ".join(f"{name:{layout}}" for name, layout, _ in COLUMNS)
     lines = [header, "-" * len(header)]
     for route in routes:
         rates = route["infractions_per_km"]
@@ -34,7 +35,7 @@ def format_table(routes: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
             rates["collisions"],
             rates["infractions"],
         )
-        lines.append("  ".join(fmt.format(v) for (_, fmt), v in zip(COLUMNS, values, strict=True)))
+        lines.append(_row(values))
     lines.append("-" * len(header))
     rates = summary["infractions_per_km"]
     mean = (
@@ -47,12 +48,14 @@ def format_table(routes: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]
         rates["collisions"],
         rates["infractions"],
     )
-    lines.append("  ".join(fmt.format(v) for (_, fmt), v in zip(COLUMNS, mean, strict=True)))
+    lines.append(_row(mean))
     return "\n".join(lines)
 
 
-def _width(fmt: str) -> int:
-    return int("".join(c for c in fmt.split(".")[0] if c.isdigit()) or 0)
+def _row(values: Sequence[Any]) -> str:
+    return "  ".join(
+        f"{value:{layout}{spec}}" for (_, layout, spec), value in zip(COLUMNS, values, strict=True)
+    )
 
 
 def write_bar_chart(path: str | Path, groups: Mapping[str, Mapping[str, Any]], title: str) -> Path:

@@ -128,6 +128,13 @@ class RouteProgress:
             self.index += nearest
         return self.distance - before
 
+    def points_ahead(self, distance: float) -> np.ndarray:
+        """(x, y) of the route points from the progress point to ``distance`` metres on."""
+        cumulative = self.route.cumulative
+        here = self.distance
+        ahead = (cumulative >= here) & (cumulative <= here + distance)
+        return self.route.points[ahead, :2]
+
     def lookahead(
         self, x: float, y: float, yaw_deg: float, distances: tuple[float, ...]
     ) -> np.ndarray:
