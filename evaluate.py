@@ -9,7 +9,8 @@ it, ``.png``). Policies:
 
 * ``random``: uniform actions of the PPO example's action space;
 * ``autopilot``: the hero driven along the route by the Traffic Manager (the expert);
-* ``ppo``: an exported PPO policy (``--network policy.pt``), deterministic;
+* ``ppo``: an exported PPO policy (``--network policy.pt``): its mean action, or with
+  ``--sample`` actions drawn from its Gaussian as in training (seeded);
 * ``dqn``: an exported Q-network (``--network q_network.pt``), greedy.
 
 Ray is not needed. Example:
@@ -61,9 +62,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vehicles", type=int, default=None, help="NPC vehicles (yaml's)")
     parser.add_argument("--walkers", type=int, default=None, help="NPC walkers (yaml's)")
     parser.add_argument("--video", default=None, help="record the first route as this MP4")
+    parser.add_argument(
+        "--sample", action="store_true", help="ppo: sample actions instead of the mean"
+    )
     args = parser.parse_args(argv)
     if args.policy in ("dqn", "ppo") and not args.network:
         parser.error(f"--policy {args.policy} needs --network (the exported file)")
+    if args.sample and args.policy != "ppo":
+        parser.error("--sample applies to --policy ppo only")
     return args
 
 
@@ -118,7 +124,7 @@ def build_policy(args: argparse.Namespace, env: Any) -> Callable[[Any], Any]:
     if args.policy == "ppo":
         from ppo_example.inference import TorchPolicy
 
-        return TorchPolicy(args.network)
+        return TorchPolicy(args.network, sample=args.sample, seed=args.seed)
     if args.policy == "dqn":
         from dqn_example.q_network import greedy_action, load_exported
 
@@ -204,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "policy": args.policy,
         "network": args.network,
+        "sampled_actions": args.sample,
         "town": args.town,
         "seed": args.seed,
         "route_length_m": args.length,

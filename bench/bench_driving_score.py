@@ -4,8 +4,10 @@ Runs evaluate.py for random, autopilot and, when given, the trained PPO and DQN 
 one seeded set of routes (default: LiteTown01, 10 routes of 500 m, seed 1000, 20 NPC
 vehicles and 20 walkers), then writes one JSON with every policy's means and routes, a
 combined table and a grouped bar chart. Usage:
-.venv/bin/python bench/bench_driving_score.py --ppo POLICY.pt [--dqn Q_NETWORK.pt]
-    [--routes 10] [--seed 1000] [--out bench/results/driving_score.json]
+.venv/bin/python bench/bench_driving_score.py --ppo POLICY.pt [--ppo-sampled]
+    [--dqn Q_NETWORK.pt] [--routes 10] [--seed 1000] [--out bench/results/driving_score.json]
+``--ppo-sampled`` adds a row for the same PPO policy driving with sampled actions (as in
+training) next to its mean actions.
 """
 
 from __future__ import annotations
@@ -24,20 +26,27 @@ sys.path.insert(0, str(REPO))
 from rllib_integration.driving_score.report import write_bar_chart  # noqa: E402
 
 #: The issue's goals for the PPO agent after one hour of training.
-GOALS = {"ppo": {"route_completion": 60.0, "driving_score": 40.0}}
+PPO_GOALS = {"route_completion": 60.0, "driving_score": 40.0}
+GOALS = {"ppo": PPO_GOALS, "ppo_sampled": PPO_GOALS}
 
 
-def evaluate(policy: str, network: str | None, args: argparse.Namespace, work: Path) -> dict:
-    out = work / f"{policy}.json"
+def evaluate(
+    label: str, network: str | None, args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    """evaluate.py's JSON for one row: ``label`` is a policy, or ``ppo_sampled``."""
+    out = work / f"{label}.json"
+    policy = "ppo" if label == "ppo_sampled" else label
     command = [sys.executable, str(REPO / "evaluate.py"), "--policy", policy]
     command += ["--town", args.town, "--routes", str(args.routes), "--seed", str(args.seed)]
     command += ["--length", str(args.length), "--vehicles", str(args.vehicles)]
     command += ["--walkers", str(args.walkers), "--json", str(out)]
     if network:
         command += ["--network", network]
+    if label == "ppo_sampled":
+        command.append("--sample")
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{policy}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise RuntimeError(f"{label}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
     print(done.stdout, file=sys.stderr, flush=True)
     result: dict[str, Any] = json.loads(out.read_text())
     return result
@@ -46,6 +55,7 @@ def evaluate(policy: str, network: str | None, args: argparse.Namespace, work: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ppo", default=None, help="exported PPO policy (policy.pt)")
+    parser.add_argument("--ppo-sampled", action="store_true", help="also PPO with sampled actions")
     parser.add_argument("--dqn", default=None, help="exported Q-network (q_network.pt)")
     parser.add_argument("--town", default="LiteTown01")
     parser.add_argument("--routes", type=int, default=10)
@@ -58,6 +68,8 @@ def main() -> None:
     policies: list[tuple[str, str | None]] = [("random", None), ("autopilot", None)]
     if args.ppo:
         policies.append(("ppo", args.ppo))
+        if args.ppo_sampled:
+            policies.append(("ppo_sampled", args.ppo))
     if args.dqn:
         policies.append(("dqn", args.dqn))
     results = {}

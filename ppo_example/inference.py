@@ -1,4 +1,5 @@
-"""Ray-free deterministic driving with an exported PPO policy (``export_policy`` file)."""
+"""Ray-free driving with an exported PPO policy (``export_policy`` file): the mean action,
+or actions sampled as in training."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ppo_example.policy_network import (
     PolicyNetwork,
     deterministic_action,
     load_policy,
+    sampled_action,
 )
 
 __all__ = ["TorchPolicy"]
@@ -26,16 +28,28 @@ class TorchPolicy:
     Args:
         path: File written by ``ppo_model.export_policy`` / ``policy_network.save_policy``.
         device: Where to run the network (``"cpu"``, ``"cuda:0"``...).
+        sample: Draw actions from the policy's Gaussian (as RLlib does in training)
+            instead of taking its mean.
+        seed: Seeds the draws when ``sample`` is set.
 
     Attributes:
         network: The loaded :class:`PolicyNetwork` (eval mode).
     """
 
-    def __init__(self, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        device: str | torch.device = "cpu",
+        sample: bool = False,
+        seed: int = 0,
+    ) -> None:
         self.network: PolicyNetwork = load_policy(path, device)
+        self.sample = sample
+        self._generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, observation: Mapping[str, Any]) -> np.ndarray:
-        """The deterministic action (mean clipped to ``[-1, 1]``) for one observation.
+        """The action (the mean, or a draw when ``sample``; clipped to ``[-1, 1]``) for one
+        observation.
 
         Args:
             observation: ``{"birdview": (H, W, C) uint8, "state": (N,) float}``, as
@@ -58,4 +72,6 @@ class TorchPolicy:
                 raise ValueError(f"observation {key!r} has shape {value.shape}, expected {shape}")
             # Contiguous copy: env buffers may be views that torch cannot wrap as is.
             batch[key] = np.ascontiguousarray(value)[None]
+        if self.sample:
+            return sampled_action(self.network, batch, self._generator)[0]
         return deterministic_action(self.network, batch)[0]

@@ -63,6 +63,7 @@ __all__ = [
     "PolicyNetworkConfig",
     "deterministic_action",
     "load_policy",
+    "sampled_action",
     "save_policy",
 ]
 
@@ -363,6 +364,32 @@ def deterministic_action(
     with torch.no_grad():
         mean = network.action_mean(network.encode(obs))
     return mean.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32, copy=False)
+
+
+def sampled_action(
+    network: PolicyNetwork,
+    observation_dict_batch: Mapping[str, Any],
+    generator: torch.Generator | None = None,
+) -> np.ndarray:
+    """Actions drawn from the policy's Gaussian (as in training), clipped to ``[-1, 1]``.
+
+    Args:
+        network: The policy network.
+        observation_dict_batch: See :func:`deterministic_action`.
+        generator: Seeded CPU generator for repeatable draws (None: torch's global one).
+
+    Returns:
+        ``(B, action_size)`` float32 array.
+    """
+    device = next(network.parameters()).device
+    obs = {
+        key: torch.as_tensor(value, device=device) for key, value in observation_dict_batch.items()
+    }
+    with torch.no_grad():
+        mean = network.action_mean(network.encode(obs))
+        noise = torch.randn(mean.shape, generator=generator).to(device)
+        action = mean + network.log_std.exp() * noise
+    return action.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32, copy=False)
 
 
 def save_policy(network: PolicyNetwork, path: str | os.PathLike[str]) -> None:

@@ -42,8 +42,9 @@ DRAWN_AHEAD = 80.0
 #: Traffic lights on the route are reported within this distance [m].
 LIGHT_REACH = 40.0
 #: speed, limit, steer, acceleration, lateral offset, sin/cos heading error, next light
-#: (distance, stop), points.
-STATE_SIZE = 9 + 2 * len(LOOKAHEAD)
+#: (distance, stop), standstill time, points.
+STATE_SIZE = 10 + 2 * len(LOOKAHEAD)
+STANDSTILL_SCALE = 20.0  # [s] of standing still per unit in ``state`` (capped at 1)
 SPEED_SCALE = 10.0  # [m/s] per unit in ``state``
 DISTANCE_SCALE = 20.0  # [m] per unit in ``state``
 
@@ -148,6 +149,7 @@ class PPOExperiment(RouteExperiment):
             math.sin(heading_error),
             math.cos(heading_error),
             *self._next_light(),
+            self._standstill(),
         ]
         return np.concatenate([head, points.reshape(-1) / DISTANCE_SCALE]).astype(np.float32)
 
@@ -159,6 +161,12 @@ class PPOExperiment(RouteExperiment):
             return 1.0, 0.0
         distance, stop = light
         return distance / LIGHT_REACH, 1.0 if stop else 0.0
+
+    def _standstill(self) -> float:
+        """Seconds stopped in a row / ``STANDSTILL_SCALE``, at most 1."""
+        monitor = self.task.monitor
+        stopped = monitor.blocked.stopped_for if monitor is not None else 0.0
+        return min(stopped / STANDSTILL_SCALE, 1.0)
 
     def compute_reward(self, observation: Any, core: CarlaCore) -> float:
         """Progress along the route (see the module docstring)."""

@@ -216,15 +216,19 @@ class BlockedCriterion:
     def __init__(self, max_time: float) -> None:
         self.max_time = max_time
         self._since: float | None = None
+        #: Seconds stopped in a row at the last update (0 while moving).
+        self.stopped_for = 0.0
 
     def update(self, time: float, x: float, y: float, speed: float) -> list[Infraction]:
         """The vehicle's speed [m/s] now."""
         if speed >= STOPPED_SPEED:
             self._since = None
+            self.stopped_for = 0.0
             return []
         if self._since is None:
             self._since = time
-        if time - self._since < self.max_time:
+        self.stopped_for = time - self._since
+        if self.stopped_for < self.max_time:
             return []
         return [
             Infraction(InfractionKind.AGENT_BLOCKED, time, x, y, f"stopped {self.max_time:.0f} s")

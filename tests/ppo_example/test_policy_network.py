@@ -15,6 +15,7 @@ from ppo_example.policy_network import (
     PolicyNetworkConfig,
     deterministic_action,
     load_policy,
+    sampled_action,
     save_policy,
 )
 
@@ -105,6 +106,28 @@ def test_deterministic_action_is_the_clipped_mean() -> None:
     actions = deterministic_action(net, obs)
     assert actions.dtype == np.float32 and actions.shape == (4, 2)
     np.testing.assert_array_equal(actions, np.tile([1.0, -1.0], (4, 1)))
+
+
+def test_sampled_actions_spread_around_the_mean_with_the_policy_std(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = PolicyNetwork(CONFIG)
+    with torch.no_grad():
+        net.policy_head[-1].weight.zero_()  # type: ignore[operator]
+        net.policy_head[-1].bias.copy_(torch.tensor([0.2, -0.3]))  # type: ignore[operator]
+        net.log_std.copy_(torch.tensor([-2.0, -3.0]))
+    obs = {k: np.repeat(v[:1], 4000, axis=0) for k, v in _obs(1).items()}
+    actions = sampled_action(net, obs, torch.Generator().manual_seed(5))
+    assert actions.dtype == np.float32 and actions.shape == (4000, 2)
+    np.testing.assert_allclose(actions.mean(axis=0), [0.2, -0.3], atol=0.01)
+    np.testing.assert_allclose(actions.std(axis=0), np.exp([-2.0, -3.0]), rtol=0.05)
+    again = sampled_action(net, obs, torch.Generator().manual_seed(5))
+    np.testing.assert_array_equal(actions, again)  # seeded: repeatable
+    path = tmp_path / "policy.pt"
+    save_policy(net, path)
+    single = {k: v[0] for k, v in obs.items()}
+    draws = [TorchPolicy(path, sample=True, seed=s)(single) for s in range(3)]
+    assert len({tuple(d.tolist()) for d in draws}) == 3  # different seeds, different draws
+    assert TorchPolicy(path)(single).tolist() == pytest.approx([0.2, -0.3])
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:

@@ -88,3 +88,22 @@ def test_box_actions_are_cast_and_clipped_other_bad_actions_refused() -> None:
         conform_action(space, [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="not numeric"):
         conform_action(space, ["left", "fast"])
+
+
+def test_standstill_time_is_scaled_and_capped() -> None:
+    from types import SimpleNamespace
+
+    from ppo_example.ppo_experiment import STANDSTILL_SCALE
+    from rllib_integration.driving_score.criteria import BlockedCriterion
+
+    experiment = PPOExperiment({})
+    assert experiment._standstill() == 0.0  # no route yet
+    blocked = BlockedCriterion(max_time=180.0)
+    experiment.task.monitor = SimpleNamespace(blocked=blocked)  # type: ignore[assignment]
+    for time in (0.0, 1.0, 5.0):
+        blocked.update(time, 0.0, 0.0, speed=0.0)
+    assert experiment._standstill() == pytest.approx(5.0 / STANDSTILL_SCALE)
+    blocked.update(10.0 * STANDSTILL_SCALE, 0.0, 0.0, speed=0.0)
+    assert experiment._standstill() == 1.0
+    blocked.update(10.0 * STANDSTILL_SCALE + 1.0, 0.0, 0.0, speed=3.0)
+    assert experiment._standstill() == 0.0

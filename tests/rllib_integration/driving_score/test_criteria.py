@@ -140,6 +140,8 @@ def test_route_deviation_and_blocking_end_the_route() -> None:
         time += 0.05
     assert [i.kind for i in found] == [InfractionKind.AGENT_BLOCKED]
     assert time == pytest.approx(180.05, abs=0.06)
+    assert blocked.stopped_for == pytest.approx(180.0, abs=0.06)
+    assert blocked.update(time, 0.0, 0.0, speed=1.0) == [] and blocked.stopped_for == 0.0
     moving = BlockedCriterion(max_time=1.0)
     assert all(moving.update(t * 0.5, 0.0, 0.0, speed=0.05 + (t % 2)) == [] for t in range(10))
 
