@@ -63,9 +63,7 @@ class PPOExperiment(RouteExperiment):
     ``end_on_infraction`` defaults to True) and ``hero.sensors.birdview``.
     """
 
-    default_config: Mapping[str, Any] = {
-        "route": {**RouteExperiment.default_config["route"], "end_on_infraction": True},
-    }
+    default_config: Mapping[str, Any] = {"route": {"end_on_infraction": True}}
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
