@@ -117,17 +117,27 @@ class CarlaCore:
         return server is not None and server.pid is not None and server.returncode is not None
 
     def start(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
-        """Start (or restart after a failure) the server, connect, and set the experiment up."""
-        if self._broken or self.client is not None:
+        """Start (or restart after a failure) the server, connect, and set the experiment up.
+
+        All or nothing: whatever an earlier start left (a server that never connected, a
+        half set-up world) is torn down first, and a start that fails tears down what it
+        started (our server included) before raising, so ``ready`` is only True after a
+        complete set-up and no second server is ever launched beside a first.
+        """
+        if self._broken or self.client is not None or self.server is not None:
             exited = self._server_exited()
             reason = self._broken_reason or ("its exit" if exited else "an incomplete set-up")
             log.warning("restarting the simulator after: %s", reason)
             self._teardown(stop_server=True)
         self._broken = False
         self._broken_reason = ""
-        self.init_server(experiment_config["town"])
-        self.connect_client()
-        self.setup_experiment(experiment_config, rng)
+        try:
+            self.init_server(experiment_config["town"])
+            self.connect_client()
+            self.setup_experiment(experiment_config, rng)
+        except BaseException:
+            self._teardown(stop_server=True)
+            raise
 
     def init_server(self, town: str | None = None) -> None:
         """Launch the configured server (nothing for an external one).
@@ -192,25 +202,20 @@ class CarlaCore:
     def setup_experiment(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
         """Load the town, set the weather, start the Traffic Manager and spawn NPCs."""
         assert self.client is not None and self.server is not None
-        self.experiment_config = experiment_config
+        self.experiment_config = None  # set last: ``ready`` only after a complete set-up
         town = experiment_config["town"]
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
         started_on_town = self._started_on(town)
         self._start_map = None  # only the first set-up after a launch can skip the load
-        try:
-            if started_on_town:
-                # A fresh server already on this town: loading it again would only change
-                # the episode, which resets other envs' Traffic Managers in this process.
-                assert self.world is not None
-                if not self.config["enable_map_assets"]:
+        if started_on_town:
+            # A fresh server already on this town: loading it again would only change the
+            # episode, which resets other envs' Traffic Managers in this process.
+            assert self.world is not None
+            if not self.config["enable_map_assets"]:
+                with self._server_calls():
                     self.world.unload_map_layer(carla.MapLayer.All)  # no episode change
-            else:
-                self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
-        except RuntimeError as exc:
-            raise ConfigError(
-                f"experiment.town: cannot load {town!r} on the {self.config['server']} server: "
-                f"{exc}"
-            ) from exc
+        else:
+            self.world = self._load_world(town, layers)
         self.map = self.world.get_map()
         weather_name = experiment_config["weather"]
         weather = getattr(carla.WeatherParameters, weather_name, None)
@@ -224,7 +229,26 @@ class CarlaCore:
             )
         self.world.set_weather(weather)
         activity = experiment_config["background_activity"]
+        self.experiment_config = experiment_config  # spawn_npcs reads the NPC settings
         self.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], rng)
+
+    def _load_world(self, town: str, layers: carla.MapLayer) -> carla.World:
+        """``client.load_world``: a town the server refuses is a ``ConfigError``; a server
+        that does not answer in time (or dies) is a ``ServerLostError``."""
+        assert self.client is not None
+        try:
+            return self.client.load_world(town, reset_settings=False, map_layers=layers)
+        except RuntimeError as exc:
+            server_failed = _is_timeout(exc) or (
+                self.server is not None and not self.server.alive()
+            )
+            if server_failed:
+                self._mark_broken(str(exc))
+                raise ServerLostError(self._lost_message(exc, town)) from exc
+            raise ConfigError(
+                f"experiment.town: cannot load {town!r} on the {self.config['server']} server: "
+                f"{exc}"
+            ) from exc
 
     def _started_on(self, town: str) -> bool:
         """Whether the server was launched on ``town`` and still shows it (first set-up)."""
@@ -569,11 +593,12 @@ class CarlaCore:
         self._broken = True
         self._broken_reason = reason
 
-    def _lost_message(self, exc: Exception) -> str:
+    def _lost_message(self, exc: Exception, town: str | None = None) -> str:
         server = self.server
         where = f"{server.host}:{server.rpc_port}" if server else "?"
         alive = server.alive() if server else False
-        town = self.experiment_config["town"] if self.experiment_config else "?"
+        if town is None:
+            town = self.experiment_config["town"] if self.experiment_config else "?"
         state = "still running" if alive else "not running"
         return (
             f"lost the {self.config['server']} server at {where} (town {town}, process {state}): "
@@ -588,7 +613,12 @@ class CarlaCore:
         self._teardown(stop_server=True)
 
     def _teardown(self, *, stop_server: bool) -> None:
-        alive = self.server is not None and self.server.alive() and not self._broken
+        alive = (
+            self.server is not None
+            and self.client is not None
+            and self.server.alive()
+            and not self._broken
+        )
         if alive:
             self._quietly(self.sensor_interface.destroy)
             if self.hero is not None:
@@ -642,6 +672,12 @@ class CarlaCore:
             action()
         except (RuntimeError, CarlaServerError) as exc:
             log.debug("cleanup step failed: %s", exc)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a client ``RuntimeError`` says the server did not answer in time (the 0.9.16
+    client: "time-out of 10000ms while waiting for the simulator, ...")."""
+    return "time-out" in str(exc) or "timed out" in str(exc)
 
 
 def _loopback(host: str) -> str:

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rllib_integration.errors import ConfigError
+from rllib_integration.errors import ConfigError, SensorError
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.bird_view.map_layer import load_map_layer
 from rllib_integration.sensors.bird_view.renderer import (
@@ -111,7 +111,7 @@ class BirdviewManager(PseudoSensor):
             return
         hero = snapshot.find(self._hero_id)
         if hero is None:
-            raise RuntimeError(f"BirdView {self.name!r}: hero {self._hero_id} not in frame {frame}")
+            raise SensorError(f"BirdView {self.name!r}: hero {self._hero_id} not in frame {frame}")
         hero_transform = hero.get_transform()
         hero_x, hero_y = hero_transform.location.x, hero_transform.location.y
         # Static signs farther than this cannot reach the image: skip their state reads [m].
@@ -142,10 +142,15 @@ class BirdviewManager(PseudoSensor):
             elif entry.sign is not None:
                 signs.append(entry.sign)
         data: np.ndarray
-        if self.masks:
-            data = self.renderer.render_masks(hero_transform, actors, lights)
-        else:
-            data = self.renderer.render(hero_transform, actors, lights, signs)
+        try:
+            if self.masks:
+                data = self.renderer.render_masks(hero_transform, actors, lights)
+            else:
+                data = self.renderer.render(hero_transform, actors, lights, signs)
+        except Exception as exc:  # a rendering fault is the sensor's, not the server's
+            raise SensorError(
+                f"BirdView {self.name!r}: rendering frame {frame} failed: {exc}"
+            ) from exc
         self.update_sensor(data, frame)
 
     def _catalogue_actors(self, ids: list[int], snapshots: dict[int, Any]) -> None:
