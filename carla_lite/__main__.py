@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from carla_lite.maps.catalog import DEFAULT_MAP
+from carla_lite.protocol.handlers import SERVER_VERSION
 from carla_lite.server import CarlaLiteServer
 
 #: CarlaUE4.sh flags with no meaning for a headless server (``-flag`` or ``-flag=value``).
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     print(
         f"carla_lite ready: rpc={args.host}:{server.rpc_port} "
-        f"streaming={server.streaming_port} map={server.world.map_name} version=0.9.16",
+        f"streaming={server.streaming_port} map={server.world.map_name} version={SERVER_VERSION}",
         flush=True,
     )
     parent = os.getppid()

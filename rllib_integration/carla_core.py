@@ -35,6 +35,7 @@ from rllib_integration.errors import (
 from rllib_integration.sensors.factory import SensorFactory
 from rllib_integration.sensors.sensor_interface import SensorInterface
 from rllib_integration.server import (
+    SERVER_KINDS,
     RunningServer,
     bare_map_name,
     default_server_kind,
@@ -64,7 +65,6 @@ BASE_CORE_CONFIG: dict[str, Any] = {
     "sensor_timeout": 10.0,  # [s] for a sensor's data of the tick just run
 }
 
-SERVER_KINDS = ("carla", "embedded", "external")
 QUALITY_LEVELS = ("Low", "Epic")
 #: Spectator placement behind the hero [m], as the original.
 SPECTATOR_BACK, SPECTATOR_UP = 5.0, 3.0

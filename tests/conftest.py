@@ -3,44 +3,32 @@
 from __future__ import annotations
 
 import os
-import random
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rllib_integration.ports import PortRegistry
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_TOWNS = REPO_ROOT.parent / "shared" / "maps" / "carla_towns"
 
 
-def port_triple_is_free(port: int) -> bool:
-    """Whether RPC, RPC+1 and RPC+2 can all be bound on loopback."""
-    sockets = []
-    try:
-        for p in (port, port + 1, port + 2):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(s)
-            s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def free_port_triple() -> int:
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(200):
-        port = rng.randrange(20000, 40000, 3)
-        if port_triple_is_free(port):
-            return port
-    raise RuntimeError("no free loopback port triple found")
+    """An RPC port P with P, P+1 and P+2 free, claimed in the host-wide port registry (as
+    CarlaCore's servers are) until this process exits, so tests never race env servers."""
+    return PortRegistry().reserve(count_consecutive=3, extra=0).rpc_port
+
+
+def ephemeral_port() -> int:
+    """A port the OS says is free on every interface right now (Ray, sshd, HTTP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
 
 
 class ServerProcess:
