@@ -561,10 +561,12 @@ class CarlaCore:
         self.world.get_spectator().set_transform(carla.Transform(location, transform.rotation))
 
     def apply_hero_control(self, control: carla.VehicleControl) -> None:
+        """The original's ``apply_hero_control``: control the hero without ticking."""
         assert self.hero is not None
         self.hero.apply_control(control)
 
     def get_sensor_data(self) -> dict[str, tuple[int, Any]]:
+        """The original's ``get_sensor_data``: every sensor's latest data, without ticking."""
         return self.sensor_interface.get_data()
 
     # -- failure and cleanup --------------------------------------------------------------
