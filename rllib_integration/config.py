@@ -107,6 +107,12 @@ def check_choice(where: str, value: object, choices: tuple[object, ...]) -> None
 
 
 def check_positive(where: str, value: float) -> None:
-    """Raise ConfigError unless ``value`` > 0."""
+    """Raise ConfigError unless ``value`` > 0 (NaN is not)."""
     if not value > 0:
         raise ConfigError(f"{where}: must be > 0, got {value!r}")
+
+
+def check_non_negative(where: str, value: float) -> None:
+    """Raise ConfigError unless ``value`` >= 0 (NaN is not: ``value < 0`` would let it pass)."""
+    if not value >= 0:
+        raise ConfigError(f"{where}: must be >= 0, got {value!r}")
