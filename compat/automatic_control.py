@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="IP of the host server")
     parser.add_argument("-p", "--port", type=int, default=2000, help="TCP port (default 2000)")
     parser.add_argument("--town", default=None, help="load this map first (default: keep)")
-    parser.add_argument("--ticks", type=int, default=120, help="number of synchronous ticks")
+    parser.add_argument("--ticks", type=int, default=300, help="number of synchronous ticks")
     parser.add_argument("--delta", type=float, default=0.05, help="fixed delta seconds")
     parser.add_argument("--speed", type=float, default=25.0, help="target speed [km/h]")
     parser.add_argument("--resolution", type=float, default=2.0, help="route sampling [m]")

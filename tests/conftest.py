@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,14 +33,21 @@ def ephemeral_port() -> int:
 
 
 class ServerProcess:
-    """A ``python -m carla_lite`` child process with its log captured to a file."""
+    """A ``python -m carla_lite`` child process with its log captured to a file.
 
-    def __init__(self, tmp_dir: Path, *extra_args: str) -> None:
+    With ``rpc_log=True`` the server records the RPC names it is sent (``--rpc-log``), read
+    with :meth:`rpc_calls` (complete once the server has stopped).
+    """
+
+    def __init__(self, tmp_dir: Path, *extra_args: str, rpc_log: bool = False) -> None:
         self.port = free_port_triple()
         self.log_path = tmp_dir / f"carla_lite_{self.port}.log"
+        self.rpc_log_path = tmp_dir / f"carla_lite_{self.port}_rpc.json" if rpc_log else None
         self._log = self.log_path.open("w")
         command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={self.port}"]
         command += ["--log-level=INFO", *extra_args]
+        if self.rpc_log_path is not None:
+            command.append(f"--rpc-log={self.rpc_log_path}")
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -56,12 +64,18 @@ class ServerProcess:
         self.ready_line = line
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # closed once stopped
+            self._log.flush()
         return self.log_path.read_text()
 
     def unknown_rpcs(self) -> list[str]:
         """RPC names the server did not know (logged by the RPC server)."""
         return [line for line in self.log().splitlines() if "unknown function" in line]
+
+    def rpc_calls(self) -> dict:
+        """The ``--rpc-log`` JSON: ``simulator`` / ``traffic_manager`` counts, ``unknown``."""
+        assert self.rpc_log_path is not None, "started without rpc_log=True"
+        return dict(json.loads(self.rpc_log_path.read_text()))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -129,8 +143,6 @@ def run_python(body: str, timeout: float = 120.0) -> dict:
 
     The script sees ``carla``, ``json``, ``math``, ``sys``, ``time``, ``queue`` and ``np``.
     """
-    import json
-
     script = (
         "import json, math, sys, time, queue\n"
         "import numpy as np\n"
