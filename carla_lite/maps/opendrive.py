@@ -219,8 +219,12 @@ class _Ctx:
             value = float(raw)
         except ValueError:
             raise self.error(where, f"attribute '{attr}' is not a number ({raw!r})") from None
-        if not math.isfinite(value) or abs(value) > MAX_ABS_COORD:
+        if not math.isfinite(value):
             raise self.error(where, f"attribute '{attr}' is not a finite number ({raw!r})")
+        if abs(value) > MAX_ABS_COORD:
+            raise self.error(
+                where, f"attribute '{attr}' is out of range ({raw!r}; at most {MAX_ABS_COORD:g})"
+            )
         return value
 
     def integer(self, el: ET.Element, attr: str, where: str, default: int | None = None) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carla_lite.geom import BoundingBox, Vector3
+from carla_lite.maps import MapLoadError
 from carla_lite.protocol import wire_types as wt
 from carla_lite.protocol.arguments import boolean, integer, number, string
 from carla_lite.protocol.physics_handlers import PhysicsHandlers
@@ -194,6 +195,8 @@ class RpcHandlers:
             )
         except WorldError as exc:
             return wt.error_void(str(exc))
+        except MapLoadError as exc:  # the current map stays: the client keeps a working world
+            return wt.error_void(f"{exc} (map {self.world.map_name} stays loaded)")
         return wt.ok_void()
 
     def rpc_copy_opendrive_to_file(self, xodr: Any, params: Any = None) -> Any:
