@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
@@ -112,7 +113,9 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
     activity.update(n_vehicles=args.vehicles, n_walkers=args.walkers)
     env = CarlaEnv(env_config)
     rng = np.random.default_rng(0)
-    n_actions = int(getattr(env.action_space, "n"))  # Discrete(29)
+    action_space = env.action_space
+    assert isinstance(action_space, gymnasium.spaces.Discrete)  # DQNExperiment: Discrete(29)
+    n_actions = int(action_space.n)
     watchdog = Watchdog(args.hang_s)
     crashes: list[str] = []
     endings: collections.Counter[str] = collections.Counter()
