@@ -23,7 +23,12 @@ from typing import Any
 import carla
 
 from rllib_integration.blueprints import blueprint_library
-from rllib_integration.config import check_choice, check_positive, merge_config
+from rllib_integration.config import (
+    check_choice,
+    check_non_negative,
+    check_positive,
+    merge_config,
+)
 from rllib_integration.errors import (
     CarlaServerError,
     ConfigError,
@@ -70,6 +75,33 @@ QUALITY_LEVELS = ("Low", "Epic")
 SPECTATOR_BACK, SPECTATOR_UP = 5.0, 3.0
 
 
+def _checked_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` merged over ``BASE_CORE_CONFIG``, every value checked (ConfigError)."""
+    merged = merge_config(BASE_CORE_CONFIG, config, "carla")
+    for key, default in BASE_CORE_CONFIG.items():
+        if default is not None and merged[key] is None:  # ``key:`` left empty in a yaml
+            raise ConfigError(f"carla.{key}: empty (null); expected a value like {default!r}")
+    if merged["server"] is None:
+        merged["server"] = default_server_kind()
+    check_choice("carla.server", merged["server"], SERVER_KINDS)
+    check_choice("carla.quality_level", merged["quality_level"], QUALITY_LEVELS)
+    for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
+        check_positive(f"carla.{key}", merged[key])
+    for key in ("resolution_x", "resolution_y"):
+        check_positive(f"carla.{key}", merged[key])
+    check_non_negative("carla.retry_delay", merged["retry_delay"])
+    if merged["retries_on_error"] < 1:
+        raise ConfigError(
+            f"carla.retries_on_error: must be >= 1, got {merged['retries_on_error']!r}"
+        )
+    port = merged["port"]
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65534
+    ):
+        raise ConfigError(f"carla.port: expected null or an int in [1, 65533], got {port!r}")
+    return merged
+
+
 class CarlaCore:
     """Owns one simulator connection (and the server process it launched, if any).
 
@@ -78,14 +110,7 @@ class CarlaCore:
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config = merge_config(BASE_CORE_CONFIG, config or {}, "carla")
-        self.config["server"] = self.config["server"] or default_server_kind()
-        check_choice("carla.server", self.config["server"], SERVER_KINDS)
-        check_choice("carla.quality_level", self.config["quality_level"], QUALITY_LEVELS)
-        for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
-            check_positive(f"carla.{key}", self.config[key])
-        if self.config["retries_on_error"] < 1:
-            raise ConfigError("carla.retries_on_error: must be >= 1")
+        self.config = _checked_config(config or {})
         self.server: RunningServer | None = None
         self.client: carla.Client | None = None
         self.world: carla.World | None = None

@@ -121,7 +121,16 @@ VALUE_CASES: list[tuple[str, Any, str]] = [
     ("seed", "abc", "seed: expected null or an int >= 0, got 'abc'"),
     ("embedded_town", 7, "embedded_town: expected a town name or null"),
     ("env_config", "carla", "env_config: expected a mapping, got str"),
-    ("env_config.carla.timeout", "soon", "carla.timeout: expected int or float, got str"),
+    ("env_config.carla.timeout", "soon", "env_config.carla.timeout: expected int or float, got"),
+    ("env_config.carla.timeout", None, "env_config.carla.timeout: empty (null); expected a value"),
+    ("env_config.carla.timeout", 0, "env_config.carla.timeout: must be > 0, got 0"),
+    ("env_config.carla.retry_delay", NAN, "env_config.carla.retry_delay: must be >= 0, got nan"),
+    ("env_config.carla.retries_on_error", 0, "carla.retries_on_error: must be >= 1, got 0"),
+    ("env_config.carla.resolution_x", -600, "carla.resolution_x: must be > 0, got -600"),
+    ("env_config.carla.port", "2000", "carla.port: expected null or an int in [1, 65533], got"),
+    ("env_config.carla.port", 70000, "carla.port: expected null or an int in [1, 65533], got"),
+    ("env_config.carla.server", "", "env_config.carla.server: '' is not one of 'carla'"),
+    ("env_config.carla.sever", "embedded", "env_config.carla.sever: unknown key (did you mean"),
     ("env_config.experiment.town", 3, "town: expected str, got int"),
 ]
 #: Cases of one example's own keys.
