@@ -396,7 +396,10 @@ class RpcHandlers:
         return self._void(lambda: self._sensor_by_stream(stream_id))
 
     def rpc_is_sensor_enabled_for_ros(self, stream_id: Any) -> Any:
-        self._sensor_by_stream(stream_id)
+        try:
+            self._sensor_by_stream(stream_id)
+        except WorldError as exc:  # a refused call, not an internal error
+            return wt.error(str(exc))
         return wt.ok(False)
 
     def _sensor_by_stream(self, stream_id: Any) -> Actor:
@@ -407,7 +410,10 @@ class RpcHandlers:
         return actor
 
     def rpc_get_vehicle_light_state(self, actor_id: Any) -> Any:
-        actor = self._actor(actor_id)
+        try:
+            actor = self._actor(actor_id)
+        except WorldError as exc:  # unknown actor: a refused call, not an internal error
+            return wt.error(str(exc))
         # rpc::VehicleLightState is a one-field record: [flags].
         return wt.ok([self.world.vehicle_light_flags.get(actor.id, 0)])
 

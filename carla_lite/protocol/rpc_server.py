@@ -35,6 +35,10 @@ _MAX_BUFFER = 64 * 1024 * 1024
 _RECV_SIZE = 256 * 1024
 # Replies produced from one recv() are sent together; flush early past this size.
 _FLUSH_BYTES = 1024 * 1024
+#: Longest method name kept in statistics, logs and error replies (longer ones are cut).
+_NAME_SHOWN = 120
+#: Unknown-method calls recorded in :attr:`RpcServer.unknown_methods` (the first ones).
+_UNKNOWN_RECORDED = 1024
 _EXPECTED_ERRORS = (WireError, TypeError, ValueError, IndexError, KeyError)
 _UNPACK_ERRORS = (
     msgpack.UnpackException,
@@ -62,8 +66,10 @@ class RpcServer:
             simulator's RPCs do, the Traffic Manager's do not).
 
     Attributes:
-        unknown_methods: Names of unknown methods called, in call order.
-        call_log: Number of calls per method name (known and unknown).
+        unknown_methods: Names of unknown methods called, in call order (the first 1024
+            calls; names cut to 120 characters, so a peer cannot make them grow the server).
+        call_log: Number of calls per method name (known ones, and the unknown names
+            recorded in ``unknown_methods``).
     """
 
     def __init__(
@@ -238,13 +244,19 @@ class RpcServer:
                 params = params[1:]
 
         handler = self._handlers.get(method)
+        if handler is None:
+            # Peer-chosen and up to 64 MiB long: recorded, logged and echoed cut short.
+            shown = method[:_NAME_SHOWN] + ("..." if len(method) > _NAME_SHOWN else "")
+            with self._stats_lock:
+                if len(self.unknown_methods) < _UNKNOWN_RECORDED:
+                    self.unknown_methods.append(shown)
+                    self.call_log[shown] += 1
+                elif shown in self.call_log:
+                    self.call_log[shown] += 1
+            logger.warning("carla_lite: unknown function '%s' (%d args)", shown, len(params))
+            return self._error(packer, msgid, f"carla_lite: unknown function '{shown}'")
         with self._stats_lock:
             self.call_log[method] += 1
-            if handler is None:
-                self.unknown_methods.append(method)
-        if handler is None:
-            logger.warning("carla_lite: unknown function '%s' (%d args)", method, len(params))
-            return self._error(packer, msgid, f"carla_lite: unknown function '{method}'")
 
         try:
             if self._lock is not None:
