@@ -18,6 +18,7 @@ import heapq
 import itertools
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -228,6 +229,7 @@ def run(args: argparse.Namespace) -> dict:
     world = load_town(client, args.town)
     original_settings = world.get_settings()
     vehicle = None
+    sensors: list[carla.Sensor] = []
     result: dict = {}
     try:
         settings = world.get_settings()
@@ -247,6 +249,16 @@ def run(args: argparse.Namespace) -> dict:
         follower = RouteFollower(route, args.speed, args.delta)
         wheels = vehicle.get_physics_control().wheels
         follower.max_steer = math.radians(wheels[0].max_steer_angle or 70.0)
+        # Like the example's HUD: a collision sensor and a (client-side) lane invasion sensor.
+        events: dict[str, list] = {"collisions": [], "lane_invasions": []}
+        library = world.get_blueprint_library()
+        for key, blueprint_id in (
+            ("collisions", "sensor.other.collision"),
+            ("lane_invasions", "sensor.other.lane_invasion"),
+        ):
+            sensor = world.spawn_actor(library.find(blueprint_id), carla.Transform(), vehicle)
+            sensors.append(sensor)
+            sensor.listen(events[key].append)
         world.tick()
 
         covered = 0.0
@@ -270,7 +282,12 @@ def run(args: argparse.Namespace) -> dict:
         result["max_lateral_error_m"] = max_lateral
         result["top_speed_kmh"] = top_speed * 3.6
         result["route_index"] = follower.index
+        result["collisions"] = len(events["collisions"])
+        result["lane_invasions"] = len(events["lane_invasions"])
     finally:
+        for sensor in sensors:
+            sensor.stop()
+            sensor.destroy()
         if vehicle is not None:
             vehicle.destroy()
         world.apply_settings(original_settings)
@@ -286,6 +303,8 @@ def check(result: dict, args: argparse.Namespace) -> list[str]:
         failures.append(f"covered {result['distance_m']:.1f} m, expected at least {expected:.1f}")
     if result["max_lateral_error_m"] > 2.0:
         failures.append(f"lateral error up to {result['max_lateral_error_m']:.2f} m")
+    if result["collisions"]:
+        failures.append(f"{result['collisions']} collisions")
     if result["top_speed_kmh"] > 1.3 * args.speed:
         failures.append(f"top speed {result['top_speed_kmh']:.1f} km/h above target")
     return failures
@@ -305,4 +324,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The 0.9.16 client may abort in its static destructors when a process exits right
+    # after a sensor stopped streaming (with CARLA too); everything is already cleaned up.
+    os._exit(code)

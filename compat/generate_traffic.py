@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-w", "--number-of-walkers", type=int, default=6)
     parser.add_argument("--ticks", type=int, default=60, help="ticks (or waits) to run")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--hybrid", action="store_true", help="Traffic Manager hybrid mode")
+    parser.add_argument(
+        "--respawn", action="store_true", help="respawn dormant vehicles (hybrid mode)"
+    )
+    parser.add_argument("--car-lights-on", action="store_true", help="TM updates car lights")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--sync", dest="sync", action="store_true", default=True)
     mode.add_argument("--async", dest="sync", action="store_false")
@@ -67,6 +72,13 @@ def run(args: argparse.Namespace) -> dict:
     traffic_manager = client.get_trafficmanager(args.tm_port)
     traffic_manager.set_random_device_seed(args.seed)
     traffic_manager.set_global_distance_to_leading_vehicle(2.5)
+    traffic_manager.global_percentage_speed_difference(10.0)
+    if args.hybrid:
+        traffic_manager.set_hybrid_physics_mode(True)
+        traffic_manager.set_hybrid_physics_radius(70.0)
+    if args.respawn:
+        traffic_manager.set_respawn_dormant_vehicles(True)
+        traffic_manager.set_boundaries_respawn_dormant_vehicles(25.0, 700.0)
     vehicle_ids: list[int] = []
     walker_ids: list[int] = []
     controller_ids: list[int] = []
@@ -105,6 +117,9 @@ def run(args: argparse.Namespace) -> dict:
                 )
             )
         vehicle_ids = ids_of(client.apply_batch_sync(batch, args.sync), "vehicle")
+        if args.car_lights_on:
+            for vehicle in world.get_actors(vehicle_ids):
+                traffic_manager.update_vehicle_lights(vehicle, True)
 
         # Walkers: random navigation locations, then one AI controller each.
         world.set_pedestrians_seed(args.seed)

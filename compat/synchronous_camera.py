@@ -92,9 +92,16 @@ def run(args: argparse.Namespace) -> dict:
             queues[name] = queue.Queue()
             camera.listen(queues[name].put)
 
+        spectator = world.get_spectator()
         rgb_std: list[float] = []
         depth_median: list[float] = []
         for _ in range(args.ticks):
+            # The spectator follows the car from above and behind, as the examples' views do.
+            view = vehicle.get_transform()
+            behind = view.transform(carla.Location(x=-6.0, z=3.0))
+            spectator.set_transform(
+                carla.Transform(behind, carla.Rotation(pitch=-15.0, yaw=view.rotation.yaw))
+            )
             frame = world.tick()
             snapshot = world.get_snapshot()
             if snapshot.frame != frame:
@@ -110,6 +117,7 @@ def run(args: argparse.Namespace) -> dict:
         result["rgb_std_min"] = min(rgb_std)
         result["depth_median_m"] = float(np.median(depth_median))
         result["distance_m"] = vehicle.get_location().distance(spawn_point.location)
+        result["spectator_gap_m"] = spectator.get_location().distance(vehicle.get_location())
     finally:
         for actor in actors:
             if isinstance(actor, carla.Sensor):
@@ -127,6 +135,8 @@ def check(result: dict, args: argparse.Namespace) -> list[str]:
         failures.append(f"{result['matched']} of {args.ticks} ticks had both images")
     if result["rgb_std_min"] <= 0.0:
         failures.append("an RGB image is uniform")
+    if not 3.0 < result["spectator_gap_m"] < 12.0:
+        failures.append(f"the spectator is {result['spectator_gap_m']:.1f} m from the car")
     if not 0.0 < result["depth_median_m"] < 1000.0:
         failures.append(f"depth median {result['depth_median_m']} m out of (0, 1000)")
     return failures

@@ -27,7 +27,7 @@ PROGRAMS: dict[str, tuple[str, list[str], set[str], set[str]]] = {
     "synchronous_camera": (
         "synchronous_camera.py",
         ["--tm-port={tm}", "--ticks=50"],
-        {"set_episode_settings", "spawn_actor_with_parent", "get_sensor_token", "tick_cue"},
+        {"spawn_actor_with_parent", "get_sensor_token", "get_spectator", "set_actor_transform"},
         {"register_vehicle", "set_synchronous_mode"},
     ),
     "generate_traffic_sync": (
@@ -38,9 +38,14 @@ PROGRAMS: dict[str, tuple[str, list[str], set[str], set[str]]] = {
     ),
     "generate_traffic_async": (
         "generate_traffic.py",
-        ["--tm-port={tm}", "--async", "--ticks=60"],
+        ["--tm-port={tm}", "--async", "--ticks=60", "--hybrid", "--respawn", "--car-lights-on"],
         {"apply_batch", "get_required_files"},
-        {"register_vehicle", "set_random_device_seed"},
+        {
+            "register_vehicle",
+            "set_random_device_seed",
+            "set_hybrid_physics_mode",
+            "update_vehicle_lights",
+        },
     ),
     "vehicle_physics": (
         "vehicle_physics.py",
@@ -57,7 +62,7 @@ PROGRAMS: dict[str, tuple[str, list[str], set[str], set[str]]] = {
     "automatic_control": (
         "automatic_control.py",
         ["--ticks=300"],
-        {"get_map_data", "apply_control_to_vehicle", "tick_cue"},
+        {"get_map_data", "apply_control_to_vehicle", "spawn_actor_with_parent", "tick_cue"},
         set(),
     ),
     "no_rendering_view": (
