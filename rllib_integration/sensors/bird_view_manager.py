@@ -86,7 +86,7 @@ class BirdviewManager(PseudoSensor):
         interface: SensorInterface,
         parent: carla.Actor,
     ) -> None:
-        size, radius, masks, cache_dir, interpolation = _validate(name, attributes)
+        size, radius, masks, cache_dir, interpolation = validate_attributes(name, attributes)
         self.size = size
         self.radius = radius
         self.masks = masks
@@ -206,9 +206,17 @@ def _episode_catalogue(episode_id: int) -> dict[int, _Catalogued]:
     return _catalogues[episode_id]
 
 
-def _validate(
+def validate_attributes(
     name: str, attributes: dict[str, Any]
 ) -> tuple[int, float, bool, str | os.PathLike[str] | None, str]:
+    """``(size, radius, masks, cache_dir, interpolation)`` of a ``sensor.birdview`` config.
+
+    Experiments whose observation space depends on the sensor call it at construction, so
+    a bad ``size`` is a ConfigError before anything starts.
+
+    Raises:
+        ConfigError: an unknown, missing or bad attribute, naming the sensor.
+    """
     where = f"sensor {name!r} (sensor.birdview)"
     unknown = sorted(set(attributes) - set(VALID_ATTRIBUTES))
     if unknown:

@@ -132,6 +132,20 @@ VALUE_CASES: list[tuple[str, Any, str]] = [
     ("env_config.carla.server", "", "env_config.carla.server: '' is not one of 'carla'"),
     ("env_config.carla.sever", "embedded", "env_config.carla.sever: unknown key (did you mean"),
     ("env_config.experiment.town", 3, "town: expected str, got int"),
+    (
+        "env_config.experiment.hero.sensors.birdview.size",
+        None,
+        "env_config.experiment.hero.sensors.birdview: sensor 'birdview' (sensor.birdview): 'size' "
+        "must be a positive int [px], got None",
+    ),
+    ("env_config.experiment.hero.sensors.birdview.size", -1, "'size' must be a positive int"),
+    ("env_config.experiment.hero.sensors.birdview.size", "64", "'size' must be a positive int"),
+    (
+        "env_config.experiment.hero.sensors.birdview.radius",
+        NAN,
+        "'radius' must be a positive number [m], got nan",
+    ),
+    ("env_config.experiment.hero.sensors.birdview.zoom", 2, "unknown attribute(s) zoom; valid"),
 ]
 #: Cases of one example's own keys.
 EXAMPLE_CASES: dict[str, list[tuple[str, Any, str]]] = {
@@ -147,6 +161,12 @@ EXAMPLE_CASES: dict[str, list[tuple[str, Any, str]]] = {
         ("model.network", "big", "model.network: 'big' is not one of 'original', 'cpu'"),
         ("model.hiddens", [256, 0], "model.hiddens: expected a list of positive ints"),
         ("model.hiddens", None, "model.hiddens: empty (null); expected a list"),
+        (
+            "env_config.experiment.others.framestack",
+            None,
+            "env_config.experiment.others.framestack: expected an int >= 1, got None",
+        ),
+        ("env_config.experiment.others.framestack", 0, "others.framestack: must be >= 1, got 0"),
     ],
     "ppo": [
         ("training.num_epochs", 0, "training.num_epochs: must be > 0, got 0"),
@@ -157,6 +177,13 @@ EXAMPLE_CASES: dict[str, list[tuple[str, Any, str]]] = {
         ("model.conv_filters", None, "model.conv_filters: empty (null); expected a list"),
         ("model.conv_filters", [[16, 500, 2]], "model:"),
         ("model.image_features", "many", "model.image_features: expected int, got str"),
+        (
+            "env_config.experiment.route.length",
+            None,
+            "env_config.experiment.route.length: expected a number, got None",
+        ),
+        ("env_config.experiment.route.max_deviation", 0, "route.max_deviation: must be > 0"),
+        ("env_config.experiment.route.file", 5, "route.file: expected null or a path, got 5"),
     ],
 }
 ALL_CASES = [(example, *case) for example in sorted(EXAMPLES) for case in VALUE_CASES] + [
