@@ -20,6 +20,9 @@ MAX_TEXT_CHARS = 64 * 1024 * 1024
 MAX_ELEMENTS = 2_000_000
 # Coordinates and lengths beyond this are not a town: they would blow up rasters and floats.
 MAX_ABS_COORD = 1.0e6
+# [m] Shortest road or geometry: the client fails ``s <= road->GetLength()`` on a 1e-15 m
+# road (1e-12 passes); real towns go down to 1e-3 m geometries.
+MIN_LENGTH = 1.0e-6
 
 GEOMETRY_KINDS = ("line", "arc", "spiral", "poly3", "paramPoly3")
 
@@ -351,6 +354,8 @@ def _parse_road(ctx: _Ctx, el: ET.Element) -> Road:
     length = ctx.num(el, "length", where)
     if length <= 0.0:
         raise ctx.error(where, f"attribute 'length' must be positive ({length})")
+    if length < MIN_LENGTH:
+        raise ctx.error(where, f"attribute 'length' is below {MIN_LENGTH:g} m ({length:g})")
     junction = ctx.integer(el, "junction", where, -1)
     rule = (el.get("rule") or "RHT").strip().upper()
     if rule not in ("RHT", "LHT"):
@@ -441,6 +446,8 @@ def _parse_plan_view(ctx: _Ctx, el: ET.Element, where: str, length: float) -> li
         glen = ctx.num(gel, "length", gw)
         if glen <= 0.0:
             raise ctx.error(gw, f"attribute 'length' must be positive ({glen})")
+        if glen < MIN_LENGTH:
+            raise ctx.error(gw, f"attribute 'length' is below {MIN_LENGTH:g} m ({glen:g})")
         x, y, hdg = ctx.num(gel, "x", gw), ctx.num(gel, "y", gw), ctx.num(gel, "hdg", gw)
         kinds = [child for child in gel if child.tag in GEOMETRY_KINDS]
         if len(kinds) != 1:

@@ -16,6 +16,13 @@ import pytest
 from tests.conftest import REPO_ROOT, ServerProcess, run_client
 
 HIGHWAY = (REPO_ROOT / "carla_lite" / "maps" / "builtin" / "LiteHighway01.xodr").read_text()
+#: A valid XML map the client itself fails on (``s <= road->GetLength()``) after loading it.
+TINY_ROAD = (
+    '<OpenDRIVE><header/><road id="1" length="1e-15" junction="-1"><planView><geometry s="0" '
+    'x="0" y="0" hdg="0" length="1e-15"><line/></geometry></planView><lanes><laneSection '
+    's="0"><center><lane id="0" type="none"/></center><right><lane id="-1" type="driving">'
+    '<width sOffset="0" a="3.5"/></lane></right></laneSection></lanes></road></OpenDRIVE>'
+)
 
 #: (label, OpenDRIVE string sent by generate_opendrive_world, expected part of the error)
 BAD_STRINGS = [
@@ -27,6 +34,7 @@ BAD_STRINGS = [
         HIGHWAY.replace('hdg="0" length="120">', 'hdg="0" length="0">', 1),
         "geometry 0: attribute 'length' must be positive (0.0)",
     ),
+    ("road of 1e-15 m", TINY_ROAD, "OpenDriveMap: road 1: attribute 'length' is below 1e-06 m"),
 ]
 
 
