@@ -83,6 +83,7 @@ def _rpc_strategy(rpcs: list[fz.Rpc], with_meta: bool) -> st.SearchStrategy[tupl
         _tagged("truncated", fz.truncated_frames(rpcs, with_meta)),
         _tagged("huge_header", fz.huge_headers()),
         _tagged("wrong_args", fz.handler_calls(rpcs, with_meta)),
+        _tagged("deep", fz.deep_frames(rpcs, with_meta)),
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import reprlib
 import socket
 import threading
 from collections.abc import Callable, Mapping
@@ -39,7 +40,9 @@ _FLUSH_BYTES = 1024 * 1024
 _NAME_SHOWN = 120
 #: Unknown-method calls recorded in :attr:`RpcServer.unknown_methods` (the first ones).
 _UNKNOWN_RECORDED = 1024
-_EXPECTED_ERRORS = (WireError, TypeError, ValueError, IndexError, KeyError)
+# RecursionError: a handler's message quoting an argument nested ~1000 deep (msgpack
+# decodes up to 1024 levels) is a refused argument, not an internal error.
+_EXPECTED_ERRORS = (WireError, TypeError, ValueError, IndexError, KeyError, RecursionError)
 _UNPACK_ERRORS = (
     msgpack.UnpackException,
     msgpack.ExtraData,
@@ -48,6 +51,17 @@ _UNPACK_ERRORS = (
     ValueError,
     TypeError,
 )
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 3
+_PREVIEW.maxstring = _PREVIEW.maxother = 60
+_PREVIEW.maxlist = _PREVIEW.maxdict = 6
+
+
+def _preview(value: Any) -> str:
+    """A short repr of peer data (any depth, any size) for logs and error messages."""
+    return _PREVIEW.repr(value)
 
 
 class _ProtocolViolation(Exception):
@@ -211,6 +225,8 @@ class RpcServer:
         except OSError as exc:
             if self._running:
                 logger.debug("RPC connection %s ended: %s", addr, exc)
+        except Exception:  # a bug here must cost one connection, not an unhandled thread
+            logger.exception("RPC connection %s closed after an internal error", addr)
         finally:
             with self._conns_lock:
                 self._conns.pop(conn, None)
@@ -226,16 +242,16 @@ class RpcServer:
         if size == 4 and msg[0] == 0 and type(msg[0]) is int:
             _kind, msgid, method, params = msg
             if type(msgid) is not int or not 0 <= msgid <= 0xFFFFFFFF:
-                raise _ProtocolViolation(f"bad msgid {msgid!r:.40}")
+                raise _ProtocolViolation(f"bad msgid {_preview(msgid)}")
         elif size == 3 and msg[0] == 2 and type(msg[0]) is int:
             _kind, method, params = msg
             msgid = None
         else:
-            raise _ProtocolViolation(f"not a request or notification: {msg!r:.80}")
+            raise _ProtocolViolation(f"not a request or notification: {_preview(msg)}")
         if type(method) is not str:
             raise _ProtocolViolation(f"method name is {type(method).__name__}")
         if type(params) is not list:
-            raise _ProtocolViolation(f"params of {method!r} is {type(params).__name__}")
+            raise _ProtocolViolation(f"params of {_preview(method)} is {type(params).__name__}")
 
         # CARLA's rpc::Metadata ([is_async]) comes first; absent only for plain rpclib.
         if self._carla_metadata and params and type(params[0]) is list and len(params[0]) <= 1:

@@ -18,6 +18,10 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
     try:
         yield fuzz_target
         fuzz_target.assert_serving()
+        log = fuzz_target.process.log()
+        # Tracebacks come only from unhandled thread exceptions and handlers' internal
+        # errors (refused calls log one warning line).
+        assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:6000]
         grown = fuzz_target.rss_kib() - fuzz_target.rss_before_kib
         assert grown < fz.RSS_GROWTH_LIMIT_KIB, f"server RSS grew by {grown} KiB"
     finally:

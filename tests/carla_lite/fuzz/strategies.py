@@ -296,6 +296,36 @@ def huge_headers(draw: st.DrawFn) -> bytes:
     return header + tail
 
 
+@st.composite
+def deep_frames(draw: st.DrawFn, rpcs: list[Rpc], with_meta: bool) -> bytes:
+    """Values nested up to msgpack's depth limit (1024) as the whole message, its msgid,
+    method or params, or one argument of a known RPC (Python's repr and recursive code
+    stop near 1000 levels)."""
+    depth = draw(st.integers(900, 1030))
+    opener = draw(st.sampled_from([b"\x91", b"\x81\x00"]))  # [x] or {0: x}
+    deep = opener * depth + draw(st.sampled_from([b"\xc0", b"\x90", b"\xa1x"]))
+    where = draw(st.sampled_from(["alone", "msgid", "method", "params", "argument"]))
+    if where == "alone":
+        return deep
+    if where == "msgid":
+        return b"\x94\x00" + deep + b"\xa7version\x90"
+    if where == "method":
+        return b"\x94\x00\x01" + deep + b"\x90"
+    if where == "params":
+        return b"\x94\x00\x01\xa7version" + deep
+    rpc = draw(st.sampled_from(rpcs))
+    if rpc.name in PORT_BINDING_RPCS:
+        rpc = Rpc("version", 0, 0, False)
+    count = max(rpc.required, 1)
+    position = draw(st.integers(0, count - 1))
+    head = msgpack.packb([0, 1, rpc.name], use_bin_type=True)[1:]  # without the fixarray
+    params = [SYNC_META] if with_meta else []
+    body = msgpack.packb(params, use_bin_type=True)[1:]
+    n = len(params) + count
+    args = b"".join(deep if i == position else b"\x00" for i in range(count))
+    return b"\x94" + head + bytes([0x90 | n]) + body + args
+
+
 def random_bytes() -> st.SearchStrategy[bytes]:
     return st.binary(min_size=1, max_size=512)
 

@@ -60,6 +60,18 @@ def test_huge_length_headers(target: FuzzTarget, payload: bytes) -> None:
 
 
 @fz.fuzz_settings()
+@given(payload=fz.deep_frames(RPCS, with_meta=True))
+def test_deeply_nested_values(target: FuzzTarget, payload: bytes) -> None:
+    """Regression: quoting a value nested ~1000 deep in an error message raised
+    RecursionError, which killed the connection's thread (unhandled) or came back as an
+    internal error."""
+    outcome = fz.exchange(target.rpc_port, payload)
+    assert outcome.internal_errors == []
+    _after(target, outcome)
+    assert "Traceback" not in target.process.log()
+
+
+@fz.fuzz_settings()
 @given(data=st.data())
 def test_wrong_argument_types(target: FuzzTarget, live_ids: list[int], data: st.DataObject) -> None:
     payload = data.draw(fz.handler_calls(RPCS, with_meta=True, ids=live_ids))

@@ -22,9 +22,14 @@ def test_every_tm_handler_is_enumerated() -> None:
 
 
 @fz.fuzz_settings()
-@given(payload=fz.random_bytes() | fz.random_values() | fz.huge_headers())
+@given(
+    payload=fz.random_bytes()
+    | fz.random_values()
+    | fz.huge_headers()
+    | fz.deep_frames(RPCS, with_meta=False)
+)
 def test_garbage(target: FuzzTarget, payload: bytes) -> None:
-    fz.exchange(target.tm_port, payload)
+    assert fz.exchange(target.tm_port, payload).internal_errors == []
     _after(target)
 
 
