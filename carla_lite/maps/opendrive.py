@@ -404,11 +404,34 @@ def _parse_road(ctx: _Ctx, el: ET.Element) -> Road:
     for i in range(1, len(starts)):
         if not starts[i - 1] < starts[i] < length + 1e-6:
             raise ctx.error(f"{where} laneSection {i}", f"s={starts[i]} not increasing within road")
+    _check_inner_lane_links(ctx, sections, where)
     signals, references = _parse_signals(ctx, el, where)
     return Road(
         road_id, el.get("name", ""), length, junction, rule, predecessor, successor, types,
         geometries, elevations, lane_offsets, sections, signals, references,
     )  # fmt: skip
+
+
+def _check_inner_lane_links(ctx: _Ctx, sections: list[LaneSection], where: str) -> None:
+    """Lane links between a road's consecutive sections must name lanes that exist.
+
+    The client follows them without a check: a successor naming a missing lane of the next
+    section segfaults it.
+    """
+    for i in range(len(sections) - 1):
+        here, after = sections[i], sections[i + 1]
+        for lane in here.lanes.values():
+            if lane.successor not in (None, 0) and lane.successor not in after.lanes:
+                raise ctx.error(
+                    f"{where} laneSection {i} lane {lane.id} successor",
+                    f"links to missing lane {lane.successor} of laneSection {i + 1}",
+                )
+        for lane in after.lanes.values():
+            if lane.predecessor not in (None, 0) and lane.predecessor not in here.lanes:
+                raise ctx.error(
+                    f"{where} laneSection {i + 1} lane {lane.id} predecessor",
+                    f"links to missing lane {lane.predecessor} of laneSection {i}",
+                )
 
 
 def _parse_road_link(ctx: _Ctx, el: ET.Element, where: str) -> RoadLink:

@@ -45,6 +45,13 @@ _TWO_ROADS = _drive(
     ),
     _road(2, x="10"),
 )
+_TWO_SECTIONS = _LANES.replace(
+    '<lane id="-1" type="driving">',
+    '<lane id="-1" type="driving"><link><successor id="-1"/></link>',
+) + _LANES.replace('s="0"', 's="5"', 1).replace(
+    '<lane id="-1" type="driving">',
+    '<lane id="-1" type="driving"><link><predecessor id="-1"/></link>',
+)
 _JUNCTION = (
     '<junction id="7"><connection id="0" incomingRoad="1" connectingRoad="{road}" '
     'contactPoint="start"><laneLink from="-1" to="-1"/></connection></junction>'
@@ -91,6 +98,12 @@ CASES = [
         '<lane id="-1" type="driving"><width', '<lane id="-1" type="driving"><link>'
         '<successor id="-4"/></link><width', 1),
      "road 1 lane -1 successor: links to missing lane -4 of road 2"),
+    ("inner lane successor to a missing lane", _drive(_road(lanes=_TWO_SECTIONS.replace(
+        '<successor id="-1"/>', '<successor id="-5"/>'))),
+     "road 1 laneSection 0 lane -1 successor: links to missing lane -5 of laneSection 1"),
+    ("inner lane predecessor to a missing lane", _drive(_road(lanes=_TWO_SECTIONS.replace(
+        '<predecessor id="-1"/>', '<predecessor id="-9"/>'))),
+     "road 1 laneSection 1 lane -1 predecessor: links to missing lane -9 of laneSection 0"),
     ("lane link id not an int", _TWO_ROADS.replace(
         '<lane id="-1" type="driving"><width', '<lane id="-1" type="driving"><link>'
         '<successor id="left"/></link><width', 1),
@@ -148,5 +161,6 @@ def test_the_minimal_map_of_the_table_loads() -> None:
     """The table's cases differ from a valid map only by their defect."""
     assert load_road_map("Good", _drive()).name == "Good"
     assert load_road_map("GoodPair", _TWO_ROADS).name == "GoodPair"
+    assert load_road_map("GoodSections", _drive(_road(lanes=_TWO_SECTIONS))).name
     junction = _drive(_road(), _road(2, x="10"), _JUNCTION.format(road=2))
     assert load_road_map("GoodJunction", junction).name == "GoodJunction"

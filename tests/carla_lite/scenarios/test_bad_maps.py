@@ -23,6 +23,18 @@ TINY_ROAD = (
     's="0"><center><lane id="0" type="none"/></center><right><lane id="-1" type="driving">'
     '<width sOffset="0" a="3.5"/></lane></right></laneSection></lanes></road></OpenDRIVE>'
 )
+#: A lane successor between a road's two sections naming a lane that is not there.
+_SECTION = (
+    '<laneSection s="{s}"><center><lane id="0" type="none"/></center><right><lane id="-1" '
+    'type="driving"><link>{link}</link><width sOffset="0" a="3.5"/></lane></right></laneSection>'
+)
+TWO_SECTIONS = (
+    '<OpenDRIVE><header/><road id="1" length="10" junction="-1"><planView><geometry s="0" '
+    'x="0" y="0" hdg="0" length="10"><line/></geometry></planView><lanes>'
+    + _SECTION.format(s=0, link='<successor id="-5"/>')
+    + _SECTION.format(s=5, link='<predecessor id="-1"/>')
+    + "</lanes></road></OpenDRIVE>"
+)
 
 #: (label, OpenDRIVE string sent by generate_opendrive_world, expected part of the error)
 BAD_STRINGS = [
@@ -35,6 +47,11 @@ BAD_STRINGS = [
         "geometry 0: attribute 'length' must be positive (0.0)",
     ),
     ("road of 1e-15 m", TINY_ROAD, "OpenDriveMap: road 1: attribute 'length' is below 1e-06 m"),
+    (
+        "inner lane link to a missing lane",  # the client segfaulted on it
+        TWO_SECTIONS,
+        "road 1 laneSection 0 lane -1 successor: links to missing lane -5 of laneSection 1",
+    ),
 ]
 
 
