@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from carla_lite.protocol.rpc_server import RpcServer
-from carla_lite.protocol.wire_types import ok
+from carla_lite.protocol.wire_types import WireError, ok
 from tests.carla_lite.fuzz import strategies as fz
+
+
+def _quote(value: Any) -> None:
+    raise WireError(f"bad value {value!r:.60}")  # as wire_types' messages quote arguments
 
 
 @pytest.fixture
 def rpc() -> Iterator[RpcServer]:
-    server = RpcServer("127.0.0.1", 0, {"version": lambda: ok("0.9.16")}, lock=threading.Lock())
+    handlers = {"version": lambda: ok("0.9.16"), "quote": _quote}
+    server = RpcServer("127.0.0.1", 0, handlers, lock=threading.Lock())
     server.start()
     try:
         yield server
@@ -40,3 +46,20 @@ def test_unknown_method_names_are_cut_and_capped(rpc: RpcServer) -> None:
     assert "no_such_1099" not in rpc.call_log
     assert fz.call(rpc.port, "version", [])[2] is None
     assert rpc.call_log["version"] == 1
+
+
+def test_deeply_nested_peer_data_costs_only_that_connection(
+    rpc: RpcServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message nested 1000 deep: the protocol error quoting it raised RecursionError,
+    which escaped the connection's thread; now that connection is closed with a warning
+    and a handler's RecursionError is an rpc error."""
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    deep = b"\x91" * 1000 + b"\xc0"
+    assert fz.exchange(rpc.port, deep, idle=5.0).closed_by_server
+    assert fz.exchange(rpc.port, b"\x94\x00" + deep + b"\xa7version\x90", idle=5.0).closed_by_server
+    outcome = fz.exchange(rpc.port, b"\x94\x00\x01\xa5quote\x91" + deep, expect=1)
+    assert outcome.replies[0][2].startswith("carla_lite: quote: RecursionError")
+    assert died == []
+    assert fz.call(rpc.port, "version", [])[2] is None
