@@ -93,7 +93,33 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}: not valid yaml: {_yaml_problem(error)}") from error
     if data is None:
         raise ConfigError(f"{path}: the training config is empty (no yaml mapping in it)")
+    if _expanded_size(data) > MAX_YAML_VALUES:
+        raise ConfigError(
+            f"{path}: the yaml expands to more than {MAX_YAML_VALUES} values (anchors and "
+            "aliases nested into each other?)"
+        )
     return data
+
+
+#: Values a training yaml may expand to once its aliases are followed (one is ~150).
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(data: Any) -> int:
+    """Values in ``data`` with aliases expanded, counted up to ``MAX_YAML_VALUES + 1``.
+
+    An alias shares the node it names, so a few lines of nested anchors make a tree of
+    2**depth values: walking it (key checks, merging) would never end.
+    """
+    count, stack = 0, [data]
+    while stack and count <= MAX_YAML_VALUES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

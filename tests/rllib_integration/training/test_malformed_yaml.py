@@ -55,6 +55,10 @@ def _edited(example: str, where: str, value: Any) -> dict[str, Any]:
     return data
 
 
+#: 40 levels of ``{a: *previous, b: *previous}``: 2**40 values once expanded (was a hang).
+_ALIAS_BOMB = "l0: &l0 {a: 1, b: 1}\n" + "".join(
+    f"l{i}: &l{i} {{a: *l{i - 1}, b: *l{i - 1}}}\n" for i in range(1, 40)
+)
 TEXT_CASES = [
     ("empty file", "", "the training config is empty"),
     ("only a comment", "# nothing\n", "the training config is empty"),
@@ -65,6 +69,8 @@ TEXT_CASES = [
     ("bad indent", "training:\n  lr: 1\n    gamma: 2\n", "not valid yaml: line 3, column 10"),
     ("unclosed", "training: {lr: 0.1\n", "not valid yaml: line"),
     ("duplicate key", "seed: 1\nseed: 2\n", "line 2, column 1: duplicate key 'seed'"),
+    ("alias bomb", _ALIAS_BOMB, "the yaml expands to more than 100000 values"),
+    ("recursive alias", "seed: &a [*a]\n", "the yaml expands to more than 100000 values"),
 ]
 
 
