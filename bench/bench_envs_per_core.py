@@ -63,8 +63,7 @@ def measure(count: int, seconds: float) -> dict[str, Any]:
     queue = ctx.Queue()
     start_at = time.time() + 5.0 + 0.5 * count  # after every process has imported
     procs = [
-        ctx.Process(target=run_env, args=(start_at, seconds, seed, queue))
-        for seed in range(count)
+        ctx.Process(target=run_env, args=(start_at, seconds, seed, queue)) for seed in range(count)
     ]
     for proc in procs:
         proc.start()
