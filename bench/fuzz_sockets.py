@@ -7,7 +7,8 @@ claiming up to 4 GiB, wrong-typed arguments for every handler, garbage subscript
 every example a fresh, well-behaved client must be served on that socket. Prints JSON:
 per socket the examples run, replies, rpc errors answered and connections the server
 closed; whether the server is alive; its RSS before and after (``VmRSS``, KiB) and the
-largest growth seen. Exits 1 if the server died, stopped serving or grew past the bound.
+largest seen; the tracebacks in its log. Exits 1 if the server died, stopped serving, grew
+past the bound or logged a traceback.
 
 Usage: .venv/bin/python bench/fuzz_sockets.py [--examples 20000] [--seconds 600]
        [--seed 0] [--out bench/results/fuzz_sockets.json]
@@ -171,12 +172,19 @@ def main() -> int:
     report["rss_growth_limit_kib"] = fz.RSS_GROWTH_LIMIT_KIB
     report["failure"] = failure
     target.process.stop()
+    # Refused calls log one warning line; a traceback is an internal error or a dead thread.
+    report["tracebacks_in_server_log"] = target.process.log().count("Traceback")
     text = json.dumps(report, indent=2)
     print(text)
     if args.out is not None:
         args.out.write_text(text + "\n")
     grown = (report["rss_after_kib"] or 0) - target.rss_before_kib
-    ok = failure is None and report["still_serving"] and grown < fz.RSS_GROWTH_LIMIT_KIB
+    ok = (
+        failure is None
+        and report["still_serving"]
+        and grown < fz.RSS_GROWTH_LIMIT_KIB
+        and report["tracebacks_in_server_log"] == 0
+    )
     return 0 if ok else 1
 
 

@@ -49,8 +49,9 @@ SYNC_META = [False]
 # ------------------------------------------------------------------ hypothesis profiles
 
 PROFILE = "carla_lite_fuzz"
-#: Examples per fuzz test: ``FUZZ_EXAMPLES`` (the bench sets it high), else a CI bound.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+#: Examples per fuzz test: ``FUZZ_EXAMPLES`` (raise it for a longer local run;
+#: bench/fuzz_sockets.py takes --examples/--seconds instead), else a bound for CI.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 settings.register_profile(
     PROFILE,
     max_examples=EXAMPLES,
