@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ def _quote(value: Any) -> None:
 
 @pytest.fixture
 def rpc() -> Iterator[RpcServer]:
-    handlers = {"version": lambda: ok("0.9.16"), "quote": _quote}
+    handlers: dict[str, Callable[..., Any]] = {"version": lambda: ok("0.9.16"), "quote": _quote}
     server = RpcServer("127.0.0.1", 0, handlers, lock=threading.Lock())
     server.start()
     try:
