@@ -20,6 +20,7 @@ import logging
 import reprlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,6 +37,8 @@ _MAX_BUFFER = 64 * 1024 * 1024
 _RECV_SIZE = 256 * 1024
 # Replies produced from one recv() are sent together; flush early past this size.
 _FLUSH_BYTES = 1024 * 1024
+# Pause after a failed accept (e.g. out of descriptors) before trying again.
+_ACCEPT_RETRY_SECONDS = 0.05
 #: Longest method name kept in statistics, logs and error replies (longer ones are cut).
 _NAME_SHOWN = 120
 #: Unknown-method calls recorded in :attr:`RpcServer.unknown_methods` (the first ones).
@@ -163,23 +166,40 @@ class RpcServer:
     def _accept_loop(self) -> None:
         listener = self._listener
         assert listener is not None
+        failing = False
         while self._running:
             try:
                 conn, addr = listener.accept()
-            except OSError:
-                if self._running:
-                    logger.exception("RPC accept failed")
-                break
+            except OSError as exc:
+                if not self._running:
+                    break  # stop() closed the listener
+                # Out of descriptors or memory (a burst of connections), or a peer gone
+                # before its accept: the server must accept again once they are back.
+                if not failing:
+                    logger.error("RPC accept on port %d failed: %s; retrying", self._port, exc)
+                failing = True
+                time.sleep(_ACCEPT_RETRY_SECONDS)
+                continue
+            if failing:
+                logger.warning("RPC port %d accepts connections again", self._port)
+                failing = False
             if not self._running:
                 conn.close()
                 break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(
-                target=self._serve, args=(conn, addr), name=f"rpc-conn:{addr[1]}", daemon=True
-            )
-            with self._conns_lock:
-                self._conns[conn] = thread
-            thread.start()
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                thread = threading.Thread(
+                    target=self._serve, args=(conn, addr), name=f"rpc-conn:{addr[1]}", daemon=True
+                )
+                with self._conns_lock:
+                    self._conns[conn] = thread
+                thread.start()
+            except (OSError, RuntimeError) as exc:  # RuntimeError: can't start new thread
+                with self._conns_lock:
+                    self._conns.pop(conn, None)
+                conn.close()
+                logger.error("RPC connection from %s refused: %s", addr, exc)
+                time.sleep(_ACCEPT_RETRY_SECONDS)
 
     def _serve(self, conn: socket.socket, addr: Any) -> None:
         logger.debug("RPC connection from %s", addr)

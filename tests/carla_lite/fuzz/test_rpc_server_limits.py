@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import resource
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -63,3 +68,37 @@ def test_deeply_nested_peer_data_costs_only_that_connection(
     assert outcome.replies[0][2].startswith("carla_lite: quote: RecursionError")
     assert died == []
     assert fz.call(rpc.port, "version", [])[2] is None
+
+
+@contextlib.contextmanager
+def _descriptor_limit(spare: int) -> Iterator[None]:
+    """This process may open only ``spare`` more descriptors (client and server ends)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + spare, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _exhaust(port: int, spare: int = 60) -> None:
+    """Opens connections until this process is out of descriptors, then closes them."""
+    socks: list[socket.socket] = []
+    limited = False
+    with _descriptor_limit(spare):
+        try:
+            for _ in range(2 * spare):
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=2.0))
+        except OSError:
+            limited = True
+        time.sleep(0.3)  # the server's accept runs into EMFILE meanwhile
+        for sock in socks:
+            sock.close()
+    assert limited
+
+
+def test_rpc_server_accepts_again_after_running_out_of_descriptors(rpc: RpcServer) -> None:
+    """Regression: one failed accept (EMFILE, a burst of connections) ended the accept
+    thread, and the server never accepted a client again."""
+    _exhaust(rpc.port)
+    assert fz.rpc_version_ok(rpc.port)
