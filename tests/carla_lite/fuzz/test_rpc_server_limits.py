@@ -1,11 +1,13 @@
-"""Regression tests (in process) for what fuzzing found in ``RpcServer``."""
+"""Regression tests (in process) for what fuzzing found in ``RpcServer`` and ``StreamServer``."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import resource
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from carla_lite.protocol.rpc_server import RpcServer
+from carla_lite.protocol.streaming import StreamServer
 from carla_lite.protocol.wire_types import WireError, ok
 from tests.carla_lite.fuzz import strategies as fz
 
@@ -102,3 +105,24 @@ def test_rpc_server_accepts_again_after_running_out_of_descriptors(rpc: RpcServe
     thread, and the server never accepted a client again."""
     _exhaust(rpc.port)
     assert fz.rpc_version_ok(rpc.port)
+
+
+def test_stream_server_pauses_accept_while_out_of_descriptors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Regression: out of descriptors, the streaming loop spun on its readable listener,
+    logging one error per turn (tens of thousands a second, at full CPU); now it logs once,
+    leaves the listener alone for 50 ms at a time and accepts subscribers again after."""
+    streams = StreamServer("127.0.0.1", 0)
+    streams.start()
+    try:
+        streams.make_token(5)
+        with caplog.at_level(logging.WARNING, logger="carla_lite.protocol.streaming"):
+            _exhaust(streams.port)
+        failures = [r for r in caplog.records if "stream accept" in r.getMessage()]
+        assert len(failures) == 1, len(failures)
+        with socket.create_connection(("127.0.0.1", streams.port), timeout=5.0) as sub:
+            sub.sendall(struct.pack("<I", 5))
+            assert streams.wait_for_subscriber(5, 5.0)
+    finally:
+        streams.stop()
