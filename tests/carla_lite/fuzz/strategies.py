@@ -238,8 +238,8 @@ def mutated_requests(draw: st.DrawFn, rpcs: list[Rpc], with_meta: bool) -> bytes
         frame.insert(draw(st.integers(0, 4)), value)
     elif how == "meta" and with_meta:
         frame[3][0] = value
-    if rpc.name in PORT_BINDING_RPCS and how != "bytes":
-        frame[3] = [v for v in frame[3] if _no_ints(v)]
+    if rpc.name in PORT_BINDING_RPCS and len(frame) in (3, 4) and type(frame[-1]) is list:
+        frame[-1] = [v for v in frame[-1] if _no_ints(v)]  # a request's or notification's
     data = bytearray(msgpack.packb(frame, use_bin_type=True))
     if how == "bytes":
         for _ in range(draw(st.integers(1, 4))):
