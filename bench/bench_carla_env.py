@@ -1,5 +1,6 @@
 """CarlaEnv benchmark on the embedded server: step rate with a BirdView observation, reset
-time, and client RSS after many resets. Prints JSON.
+time, and the client's and the server's RSS, open descriptors and threads after 10, 100,
+1,000 and 10,000 resets (those not above ``--resets`` are skipped). Prints JSON.
 
 Usage: .venv/bin/python bench/bench_carla_env.py [--size 300] [--steps 2000] [--resets 1000]
 """
@@ -17,16 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.servers import process_stats
 from rllib_integration.carla_env import CarlaEnv
 from tests.rllib_integration.experiments import BirdViewExperiment
 
+CHECKPOINTS = (10, 100, 1_000, 10_000)
 
-def rss_mib() -> float:
-    with open(f"/proc/{os.getpid()}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+
+def stats(env: CarlaEnv) -> dict[str, dict[str, float]]:
+    """``process_stats`` of this process and of the env's server."""
+    server = env.core.server
+    assert server is not None and server.pid is not None
+    return {"client": process_stats(os.getpid()), "server": process_stats(server.pid)}
 
 
 def main() -> None:
@@ -59,14 +62,14 @@ def main() -> None:
                 env.reset()
         step_rate = steps / (time.perf_counter() - start)
         reset_ms = []
-        rss = {}
+        processes = {}
         for i in range(1, args.resets + 1):
             start = time.perf_counter()
             env.reset()
             reset_ms.append((time.perf_counter() - start) * 1000)
             env.step(1)
-            if i in (10, args.resets):
-                rss[i] = round(rss_mib(), 1)
+            if i in CHECKPOINTS or i == args.resets:
+                processes[f"after_{i}_resets"] = stats(env)
         print(
             json.dumps(
                 {
@@ -78,7 +81,10 @@ def main() -> None:
                         "median": round(statistics.median(reset_ms), 2),
                         "p90": round(sorted(reset_ms)[int(0.9 * len(reset_ms))], 2),
                     },
-                    "client_rss_mib": {f"after_{k}_resets": v for k, v in rss.items()},
+                    "client_rss_mib": {
+                        k: round(v["client"]["rss_mib"], 1) for k, v in processes.items()
+                    },
+                    "processes": processes,
                 },
                 indent=2,
             )

@@ -11,29 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
+from rllib_integration.ports import PortRegistry
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port(count: int = 4) -> int:
-    """A port P with P..P+count-1 free on loopback (RPC, streaming, secondary, Traffic Manager)."""
-    while True:
-        port = random.randrange(20000, 40000, count)
-        try:
-            for p in range(port, port + count):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-            return port
-        except OSError:
-            continue
+    """A port P with P..P+count-1 free on loopback (RPC, streaming, secondary, Traffic
+    Manager), claimed in the host-wide port registry until this process exits."""
+    return PortRegistry().reserve(count_consecutive=count, extra=0).rpc_port
 
 
 def start_server(

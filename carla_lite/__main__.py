@@ -7,6 +7,7 @@ server with the same command line.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import threading
 from pathlib import Path
 
 from carla_lite.maps.catalog import DEFAULT_MAP
+from carla_lite.protocol.handlers import SERVER_VERSION
 from carla_lite.server import CarlaLiteServer
 
 #: CarlaUE4.sh flags with no meaning for a headless server (``-flag`` or ``-flag=value``).
@@ -56,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop when the process that started this server exits (even if it crashed)",
     )
+    parser.add_argument(
+        "--rpc-log",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write every RPC name called, with counts per port (simulator and Traffic "
+        "Manager), and the unknown ones, as JSON to PATH: every second and when stopping",
+    )
     parser.add_argument("--log-level", default=os.environ.get("CARLA_LITE_LOG", "WARNING"))
     return parser
 
@@ -76,6 +86,14 @@ def normalise_argv(argv: list[str]) -> tuple[list[str], list[str]]:
         else:
             ours.append(arg)
     return ours, ignored
+
+
+def write_rpc_log(path: Path, server: CarlaLiteServer) -> None:
+    """Replace ``path`` with the server's RPC counts (atomically: readers never see half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(server.rpc_calls(), indent=1) + "\n")
+    os.replace(partial, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"carla_lite: cannot start: {exc}", file=sys.stderr, flush=True)
         return 1
+    if args.rpc_log is not None:
+        try:
+            write_rpc_log(args.rpc_log, server)
+        except OSError as exc:
+            server.stop()
+            print(f"carla_lite: cannot write --rpc-log: {exc}", file=sys.stderr, flush=True)
+            return 1
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -108,17 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     print(
         f"carla_lite ready: rpc={args.host}:{server.rpc_port} "
-        f"streaming={server.streaming_port} map={server.world.map_name} version=0.9.16",
+        f"streaming={server.streaming_port} map={server.world.map_name} version={SERVER_VERSION}",
         flush=True,
     )
     parent = os.getppid()
+    wake = 1.0 if args.exit_with_parent or args.rpc_log is not None else None
     try:
         # With --exit-with-parent, a launcher that dies without stopping us (a crashed RL
         # worker) re-parents this process: notice it and leave instead of lingering.
-        while not stop.wait(1.0 if args.exit_with_parent else None):
-            if os.getppid() != parent:
+        while not stop.wait(wake):
+            if args.rpc_log is not None:
+                write_rpc_log(args.rpc_log, server)
+            if args.exit_with_parent and os.getppid() != parent:
                 break
     finally:
+        if args.rpc_log is not None:
+            write_rpc_log(args.rpc_log, server)
         server.stop()
     return 0
 

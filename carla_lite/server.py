@@ -16,6 +16,7 @@ from carla_lite.blueprints import default_library
 from carla_lite.maps.catalog import DEFAULT_MAP, MapCatalog
 from carla_lite.protocol.handlers import RpcHandlers
 from carla_lite.protocol.navigation_handlers import NavigationHandlers
+from carla_lite.protocol.rpc_log import rpc_call_counts
 from carla_lite.protocol.rpc_server import RpcServer
 from carla_lite.protocol.session import Session
 from carla_lite.protocol.streaming import StreamServer
@@ -111,6 +112,20 @@ class CarlaLiteServer:
             self.streams.stop()
         if self._secondary is not None:
             self._secondary.close()
+
+    def rpc_calls(self) -> dict:
+        """Every RPC name called so far, with counts, per port, and the unknown names.
+
+        ``{"simulator": {"port", "calls", "unknown"}, "traffic_manager": {tm_port: {"port",
+        "calls", "unknown"}}, "unknown": [names]}``; a Traffic Manager's ``port`` is where it
+        listens (another one when its own port was taken).
+        """
+        simulator = rpc_call_counts(self.rpc) if self.rpc is not None else None
+        managers = {str(p): c for p, c in sorted(self.traffic_managers.rpc_calls().items())}
+        unknown = set(simulator["unknown"] if simulator else ())
+        for counts in managers.values():
+            unknown.update(counts["unknown"])
+        return {"simulator": simulator, "traffic_manager": managers, "unknown": sorted(unknown)}
 
     @property
     def rpc_port(self) -> int:

@@ -34,6 +34,7 @@ from gymnasium import spaces
 from rllib_integration.base_experiment import BaseExperiment
 from rllib_integration.errors import ConfigError
 from rllib_integration.helper import post_process_image
+from rllib_integration.sensors.bird_view_manager import validate_attributes
 
 if TYPE_CHECKING:
     from rllib_integration.carla_core import CarlaCore
@@ -129,6 +130,10 @@ class DQNExperiment(BaseExperiment):
         self.frame_stack: int = others["framestack"]
         self.max_time_idle: int = others["max_time_idle"]
         self.max_time_episode: int = others["max_time_episode"]
+        if isinstance(self.frame_stack, bool) or not isinstance(self.frame_stack, int):
+            raise ConfigError(
+                f"experiment.others.framestack: expected an int >= 1, got {self.frame_stack!r}"
+            )
         if self.frame_stack < 1:
             raise ConfigError(f"experiment.others.framestack: must be >= 1, got {self.frame_stack}")
 
@@ -139,11 +144,12 @@ class DQNExperiment(BaseExperiment):
                 "experiment.hero.sensors.birdview: DQNExperiment observes a sensor named "
                 "'birdview' of type 'sensor.birdview'"
             )
-        if "size" not in birdview:
-            raise ConfigError("experiment.hero.sensors.birdview: missing 'size' [px]")
-        self.size: int = birdview["size"]
+        try:
+            self.size, _, masks, _, _ = validate_attributes("birdview", birdview)
+        except ConfigError as error:
+            raise ConfigError(f"experiment.hero.sensors.birdview: {error}") from error
         # With ``masks: true`` the sensor yields 9 mask channels per image instead of RGB.
-        self.channels: int = 9 if birdview.get("masks") else 3
+        self.channels: int = 9 if masks else 3
 
         self.allowed_types = ALLOWED_LANE_TYPES
         self.last_heading_deviation = 0.0

@@ -73,7 +73,7 @@ from ray.rllib.utils.replay_buffers.prioritized_episode_buffer import (
 )
 
 from dqn_example.env_config import build_env_config
-from rllib_integration.config import check_choice, check_positive
+from rllib_integration.config import check_choice, check_non_negative, check_positive
 from rllib_integration.errors import ConfigError
 from rllib_integration.training import yaml_config
 from rllib_integration.training.yaml_config import (
@@ -286,15 +286,13 @@ def _check_values(raw: Mapping[str, Any]) -> None:
         check_positive(f"training.{key}", training[key])
     if not 0 <= training["gamma"] <= 1:
         raise ConfigError(f"training.gamma: must be in [0, 1], got {training['gamma']!r}")
-    if training["learning_starts"] < 0:
-        raise ConfigError("training.learning_starts: must be >= 0")
+    check_non_negative("training.learning_starts", training["learning_starts"])
     check_choice("training.td_error_loss_fn", training["td_error_loss_fn"], LOSSES)
     check_choice("training.grad_clip_by", training["grad_clip_by"], GRAD_CLIP_BY)
     buffer = training["replay_buffer"]
     check_positive("training.replay_buffer.capacity", buffer["capacity"])
     for key in ("alpha", "beta", "epsilon"):
-        if buffer[key] < 0:
-            raise ConfigError(f"training.replay_buffer.{key}: must be >= 0, got {buffer[key]!r}")
+        check_non_negative(f"training.replay_buffer.{key}", buffer[key])
     exploration = raw["exploration"]
     unknown = sorted(set(exploration) - {"type", "temperature"})
     if unknown:

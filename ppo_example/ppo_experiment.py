@@ -31,6 +31,7 @@ from rllib_integration.errors import ConfigError
 from rllib_integration.helper import post_process_image
 from rllib_integration.route_experiment import RouteExperiment
 from rllib_integration.sensors.bird_view.route_overlay import draw_route
+from rllib_integration.sensors.bird_view_manager import validate_attributes
 
 if TYPE_CHECKING:
     from rllib_integration.carla_core import CarlaCore
@@ -63,9 +64,7 @@ class PPOExperiment(RouteExperiment):
     ``end_on_infraction`` defaults to True) and ``hero.sensors.birdview``.
     """
 
-    default_config: Mapping[str, Any] = {
-        "route": {**RouteExperiment.default_config["route"], "end_on_infraction": True},
-    }
+    default_config: Mapping[str, Any] = {"route": {"end_on_infraction": True}}
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -75,13 +74,12 @@ class PPOExperiment(RouteExperiment):
                 "experiment.hero.sensors.birdview: PPOExperiment observes a sensor named "
                 "'birdview' of type 'sensor.birdview'"
             )
-        for key in ("size", "radius"):
-            if key not in birdview:
-                raise ConfigError(f"experiment.hero.sensors.birdview: missing {key!r}")
-        if birdview.get("masks"):
+        try:
+            self.size, self.radius, masks, _, _ = validate_attributes("birdview", birdview)
+        except ConfigError as error:
+            raise ConfigError(f"experiment.hero.sensors.birdview: {error}") from error
+        if masks:
             raise ConfigError("experiment.hero.sensors.birdview.masks: PPOExperiment uses RGB")
-        self.size = int(birdview["size"])
-        self.radius = float(birdview["radius"])
         self.last_action = np.zeros(2, dtype=np.float32)
         self._last_speed = 0.0
         self._speed_limit = 0.0

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rllib_integration.config import check_choice, check_positive
+from rllib_integration.config import check_choice, check_non_negative, check_positive
 from rllib_integration.errors import ConfigError
 from rllib_integration.training.env_config import experiment_env_config
 from rllib_integration.training.yaml_config import (
@@ -144,8 +144,7 @@ def _check_values(raw: Mapping[str, Any]) -> None:
         if not 0 <= training[key] <= 1:
             raise ConfigError(f"training.{key}: must be in [0, 1], got {training[key]!r}")
     for key in ("entropy_coeff", "kl_coeff"):
-        if training[key] < 0:
-            raise ConfigError(f"training.{key}: must be >= 0, got {training[key]!r}")
+        check_non_negative(f"training.{key}", training[key])
     if training["minibatch_size"] > training["train_batch_size"]:
         raise ConfigError(
             f"training.minibatch_size: {training['minibatch_size']} is larger than "

@@ -31,10 +31,7 @@ class AutopilotExperiment(RouteExperiment):
     Traffic Manager's ``vehicle_percentage_speed_difference``).
     """
 
-    default_config: Mapping[str, Any] = {
-        **RouteExperiment.default_config,
-        "autopilot": {"speed_difference": 0.0},
-    }
+    default_config: Mapping[str, Any] = {"autopilot": {"speed_difference": 0.0}}
 
     def reset(self) -> None:
         """Hand the hero to the Traffic Manager with the episode's route as its path."""

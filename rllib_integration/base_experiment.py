@@ -2,8 +2,10 @@
 
 Users write ``from rllib_integration.base_experiment import BaseExperiment`` and override the
 original methods. The config is the original's ``BASE_EXPERIMENT_CONFIG`` merged with the
-user's (dicts recursively, lists replaced); a subclass adds its own keys by listing their
-defaults in ``default_config``, and any other unknown key is an error.
+user's (dicts recursively, lists replaced); a subclass adds its own keys, or changes
+defaults, by listing them in ``default_config`` (merged recursively over its parents'), and
+any other unknown key is an error. ``hero.sensors`` stays free-form: the user's sensors
+are added to the defaults.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rllib_integration.config import merge_config
+from rllib_integration.config import deep_update, merge_config
 from rllib_integration.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,23 +44,36 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
     "weather": "ClearNoon",
     "type": None,  # the experiment class (or "module:Class"); set by the caller
 }
+#: Mappings keyed by names the user chooses (entries are added, not checked against defaults).
+FREE_FORM_KEYS = ("experiment.hero.sensors",)
 
 
 class BaseExperiment:
     """Base class of experiments; subclasses override the methods below.
 
     Attributes:
-        default_config: extra config keys of the subclass with their defaults, merged over
-            ``BASE_EXPERIMENT_CONFIG`` before the user's config.
+        default_config: extra config keys of the subclass with their defaults (or new
+            defaults of existing keys), merged recursively over ``BASE_EXPERIMENT_CONFIG``
+            and every base class's ``default_config`` before the user's config.
         config: the merged, validated config.
     """
 
     default_config: Mapping[str, Any] = {}
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = merge_config(
+            self.class_defaults(), config or {}, "experiment", FREE_FORM_KEYS
+        )
+
+    @classmethod
+    def class_defaults(cls) -> dict[str, Any]:
+        """``BASE_EXPERIMENT_CONFIG`` with every ``default_config`` of the class's bases,
+        then its own, merged in recursively."""
         defaults = copy.deepcopy(BASE_EXPERIMENT_CONFIG)
-        defaults.update(copy.deepcopy(dict(self.default_config)))
-        self.config: dict[str, Any] = merge_config(defaults, config or {}, "experiment")
+        for klass in reversed(cls.__mro__):
+            if "default_config" in vars(klass):
+                deep_update(defaults, vars(klass)["default_config"])
+        return defaults
 
     def reset(self) -> None:
         """Called at every env reset, after the hero and sensors respawn, before the first tick."""

@@ -23,7 +23,12 @@ from typing import Any
 import carla
 
 from rllib_integration.blueprints import blueprint_library
-from rllib_integration.config import check_choice, check_positive, merge_config
+from rllib_integration.config import (
+    check_choice,
+    check_non_negative,
+    check_positive,
+    merge_config,
+)
 from rllib_integration.errors import (
     CarlaServerError,
     ConfigError,
@@ -35,6 +40,7 @@ from rllib_integration.errors import (
 from rllib_integration.sensors.factory import SensorFactory
 from rllib_integration.sensors.sensor_interface import SensorInterface
 from rllib_integration.server import (
+    SERVER_KINDS,
     RunningServer,
     bare_map_name,
     default_server_kind,
@@ -64,10 +70,36 @@ BASE_CORE_CONFIG: dict[str, Any] = {
     "sensor_timeout": 10.0,  # [s] for a sensor's data of the tick just run
 }
 
-SERVER_KINDS = ("carla", "embedded", "external")
 QUALITY_LEVELS = ("Low", "Epic")
 #: Spectator placement behind the hero [m], as the original.
 SPECTATOR_BACK, SPECTATOR_UP = 5.0, 3.0
+
+
+def _checked_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` merged over ``BASE_CORE_CONFIG``, every value checked (ConfigError)."""
+    merged = merge_config(BASE_CORE_CONFIG, config, "carla")
+    for key, default in BASE_CORE_CONFIG.items():
+        if default is not None and merged[key] is None:  # ``key:`` left empty in a yaml
+            raise ConfigError(f"carla.{key}: empty (null); expected a value like {default!r}")
+    if merged["server"] is None:
+        merged["server"] = default_server_kind()
+    check_choice("carla.server", merged["server"], SERVER_KINDS)
+    check_choice("carla.quality_level", merged["quality_level"], QUALITY_LEVELS)
+    for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
+        check_positive(f"carla.{key}", merged[key])
+    for key in ("resolution_x", "resolution_y"):
+        check_positive(f"carla.{key}", merged[key])
+    check_non_negative("carla.retry_delay", merged["retry_delay"])
+    if merged["retries_on_error"] < 1:
+        raise ConfigError(
+            f"carla.retries_on_error: must be >= 1, got {merged['retries_on_error']!r}"
+        )
+    port = merged["port"]
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65534
+    ):
+        raise ConfigError(f"carla.port: expected null or an int in [1, 65533], got {port!r}")
+    return merged
 
 
 class CarlaCore:
@@ -78,14 +110,7 @@ class CarlaCore:
     """
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config = merge_config(BASE_CORE_CONFIG, config or {}, "carla")
-        self.config["server"] = self.config["server"] or default_server_kind()
-        check_choice("carla.server", self.config["server"], SERVER_KINDS)
-        check_choice("carla.quality_level", self.config["quality_level"], QUALITY_LEVELS)
-        for key in ("timeout", "timestep", "startup_timeout", "sensor_timeout"):
-            check_positive(f"carla.{key}", self.config[key])
-        if self.config["retries_on_error"] < 1:
-            raise ConfigError("carla.retries_on_error: must be >= 1")
+        self.config = _checked_config(config or {})
         self.server: RunningServer | None = None
         self.client: carla.Client | None = None
         self.world: carla.World | None = None
@@ -117,17 +142,27 @@ class CarlaCore:
         return server is not None and server.pid is not None and server.returncode is not None
 
     def start(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
-        """Start (or restart after a failure) the server, connect, and set the experiment up."""
-        if self._broken or self.client is not None:
+        """Start (or restart after a failure) the server, connect, and set the experiment up.
+
+        All or nothing: whatever an earlier start left (a server that never connected, a
+        half set-up world) is torn down first, and a start that fails tears down what it
+        started (our server included) before raising, so ``ready`` is only True after a
+        complete set-up and no second server is ever launched beside a first.
+        """
+        if self._broken or self.client is not None or self.server is not None:
             exited = self._server_exited()
             reason = self._broken_reason or ("its exit" if exited else "an incomplete set-up")
             log.warning("restarting the simulator after: %s", reason)
             self._teardown(stop_server=True)
         self._broken = False
         self._broken_reason = ""
-        self.init_server(experiment_config["town"])
-        self.connect_client()
-        self.setup_experiment(experiment_config, rng)
+        try:
+            self.init_server(experiment_config["town"])
+            self.connect_client()
+            self.setup_experiment(experiment_config, rng)
+        except BaseException:
+            self._teardown(stop_server=True)
+            raise
 
     def init_server(self, town: str | None = None) -> None:
         """Launch the configured server (nothing for an external one).
@@ -192,25 +227,20 @@ class CarlaCore:
     def setup_experiment(self, experiment_config: dict[str, Any], rng: random.Random) -> None:
         """Load the town, set the weather, start the Traffic Manager and spawn NPCs."""
         assert self.client is not None and self.server is not None
-        self.experiment_config = experiment_config
+        self.experiment_config = None  # set last: ``ready`` only after a complete set-up
         town = experiment_config["town"]
         layers = carla.MapLayer.All if self.config["enable_map_assets"] else carla.MapLayer.NONE
         started_on_town = self._started_on(town)
         self._start_map = None  # only the first set-up after a launch can skip the load
-        try:
-            if started_on_town:
-                # A fresh server already on this town: loading it again would only change
-                # the episode, which resets other envs' Traffic Managers in this process.
-                assert self.world is not None
-                if not self.config["enable_map_assets"]:
+        if started_on_town:
+            # A fresh server already on this town: loading it again would only change the
+            # episode, which resets other envs' Traffic Managers in this process.
+            assert self.world is not None
+            if not self.config["enable_map_assets"]:
+                with self._server_calls():
                     self.world.unload_map_layer(carla.MapLayer.All)  # no episode change
-            else:
-                self.world = self.client.load_world(town, reset_settings=False, map_layers=layers)
-        except RuntimeError as exc:
-            raise ConfigError(
-                f"experiment.town: cannot load {town!r} on the {self.config['server']} server: "
-                f"{exc}"
-            ) from exc
+        else:
+            self.world = self._load_world(town, layers)
         self.map = self.world.get_map()
         weather_name = experiment_config["weather"]
         weather = getattr(carla.WeatherParameters, weather_name, None)
@@ -224,7 +254,26 @@ class CarlaCore:
             )
         self.world.set_weather(weather)
         activity = experiment_config["background_activity"]
+        self.experiment_config = experiment_config  # spawn_npcs reads the NPC settings
         self.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], rng)
+
+    def _load_world(self, town: str, layers: carla.MapLayer) -> carla.World:
+        """``client.load_world``: a town the server refuses is a ``ConfigError``; a server
+        that does not answer in time (or dies) is a ``ServerLostError``."""
+        assert self.client is not None
+        try:
+            return self.client.load_world(town, reset_settings=False, map_layers=layers)
+        except RuntimeError as exc:
+            server_failed = _is_timeout(exc) or (
+                self.server is not None and not self.server.alive()
+            )
+            if server_failed:
+                self._mark_broken(str(exc))
+                raise ServerLostError(self._lost_message(exc, town)) from exc
+            raise ConfigError(
+                f"experiment.town: cannot load {town!r} on the {self.config['server']} server: "
+                f"{exc}"
+            ) from exc
 
     def _started_on(self, town: str) -> bool:
         """Whether the server was launched on ``town`` and still shows it (first set-up)."""
@@ -537,10 +586,12 @@ class CarlaCore:
         self.world.get_spectator().set_transform(carla.Transform(location, transform.rotation))
 
     def apply_hero_control(self, control: carla.VehicleControl) -> None:
+        """The original's ``apply_hero_control``: control the hero without ticking."""
         assert self.hero is not None
         self.hero.apply_control(control)
 
     def get_sensor_data(self) -> dict[str, tuple[int, Any]]:
+        """The original's ``get_sensor_data``: every sensor's latest data, without ticking."""
         return self.sensor_interface.get_data()
 
     # -- failure and cleanup --------------------------------------------------------------
@@ -569,11 +620,12 @@ class CarlaCore:
         self._broken = True
         self._broken_reason = reason
 
-    def _lost_message(self, exc: Exception) -> str:
+    def _lost_message(self, exc: Exception, town: str | None = None) -> str:
         server = self.server
         where = f"{server.host}:{server.rpc_port}" if server else "?"
         alive = server.alive() if server else False
-        town = self.experiment_config["town"] if self.experiment_config else "?"
+        if town is None:
+            town = self.experiment_config["town"] if self.experiment_config else "?"
         state = "still running" if alive else "not running"
         return (
             f"lost the {self.config['server']} server at {where} (town {town}, process {state}): "
@@ -588,7 +640,12 @@ class CarlaCore:
         self._teardown(stop_server=True)
 
     def _teardown(self, *, stop_server: bool) -> None:
-        alive = self.server is not None and self.server.alive() and not self._broken
+        alive = (
+            self.server is not None
+            and self.client is not None
+            and self.server.alive()
+            and not self._broken
+        )
         if alive:
             self._quietly(self.sensor_interface.destroy)
             if self.hero is not None:
@@ -642,6 +699,12 @@ class CarlaCore:
             action()
         except (RuntimeError, CarlaServerError) as exc:
             log.debug("cleanup step failed: %s", exc)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a client ``RuntimeError`` says the server did not answer in time (the 0.9.16
+    client: "time-out of 10000ms while waiting for the simulator, ...")."""
+    return "time-out" in str(exc) or "timed out" in str(exc)
 
 
 def _loopback(host: str) -> str:

@@ -144,21 +144,49 @@ class CarlaEnv(gymnasium.Env):
 def conform_action(space: gymnasium.Space, action: Any) -> Any:
     """``action`` made a member of ``space``, or a ValueError saying why it cannot be.
 
-    ``Box``: cast to the space's dtype and clipped into its bounds; other spaces: checked
-    with ``space.contains``.
+    ``Box``: numbers only (no strings, ``None`` or bools), of the space's shape and finite;
+    cast to the space's dtype and clipped into its bounds. ``Discrete``: an integer (a
+    Python or numpy int, or a 0-d integer array) in ``[start, start + n)``, returned as an
+    ``int``; a float or a bool is refused even when integral. Other spaces: checked with
+    ``space.contains``. The message names the action, the space and what it accepts.
     """
     if isinstance(space, gymnasium.spaces.Box):
-        try:
-            values = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"action {action!r} is not numeric; expected an array of shape {space.shape}"
-            ) from None
-        if values.shape != space.shape:
-            raise ValueError(f"action shape {values.shape} does not match the action space {space}")
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"action {action!r} has a NaN or infinite value")
-        return np.clip(values, space.low, space.high).astype(space.dtype)
-    if not space.contains(action):
+        return _conform_box(space, action)
+    if isinstance(space, gymnasium.spaces.Discrete):
+        return _conform_discrete(space, action)
+    try:
+        member = space.contains(action)
+    except (TypeError, ValueError, OverflowError):
+        member = False
+    if not member:
         raise ValueError(f"action {action!r} is not in the action space {space}")
     return action
+
+
+def _conform_box(space: gymnasium.spaces.Box, action: Any) -> np.ndarray:
+    expected = f"expected numbers of shape {space.shape} for the action space {space}"
+    try:
+        values = np.asarray(action)
+    except (TypeError, ValueError):  # ragged nesting
+        raise ValueError(f"action {action!r} is not an array; {expected}") from None
+    if values.dtype.kind not in "iuf":  # "0.5" would cast; None, objects and bools are bugs
+        raise ValueError(f"action {action!r} is not numeric ({values.dtype}); {expected}")
+    if values.shape != space.shape:
+        raise ValueError(f"action {action!r} has shape {values.shape}; {expected}")
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"action {action!r} has a NaN or infinite value; {expected}")
+    return np.clip(values, space.low, space.high).astype(space.dtype)
+
+
+def _conform_discrete(space: gymnasium.spaces.Discrete, action: Any) -> int:
+    start, n = int(space.start), int(space.n)
+    expected = f"expected an int in [{start}, {start + n - 1}] for the action space {space}"
+    value = action
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iu":
+        value = value.item()
+    if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):
+        raise ValueError(f"action {action!r} is not an int; {expected}")
+    if not start <= int(value) < start + n:
+        raise ValueError(f"action {action!r} is out of range; {expected}")
+    return int(value)

@@ -101,11 +101,6 @@ def on_routes(experiment_class: type[BaseExperiment]) -> type[RouteExperiment]:
         return experiment_class
 
     class Routed(RouteExperiment, experiment_class):  # type: ignore[misc, valid-type]
-        default_config: Mapping[str, Any] = {
-            **experiment_class.default_config,
-            **RouteExperiment.default_config,
-        }
-
         def get_observation(self, sensor_data: dict[str, tuple[int, Any]]) -> tuple[Any, dict]:
             self.observe_route(sensor_data)
             return super().get_observation(sensor_data)

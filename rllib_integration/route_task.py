@@ -23,6 +23,7 @@ Config (the ``route`` section of the experiment)::
 
 from __future__ import annotations
 
+import os
 import random
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -76,8 +77,14 @@ class RouteTask:
                 f"experiment.route.order: {self.config['order']!r}; valid: {', '.join(ORDERS)}"
             )
         for key in ("length", "max_deviation", "max_blocked_time", "seconds_per_meter"):
-            if not float(self.config[key]) > 0:
-                raise ConfigError(f"experiment.route.{key}: must be > 0, got {self.config[key]!r}")
+            value = self.config[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"experiment.route.{key}: expected a number, got {value!r}")
+            if not value > 0:
+                raise ConfigError(f"experiment.route.{key}: must be > 0, got {value!r}")
+        route_file = self.config["file"]
+        if route_file is not None and not isinstance(route_file, str | os.PathLike):
+            raise ConfigError(f"experiment.route.file: expected null or a path, got {route_file!r}")
         self.criteria = CriteriaConfig(
             max_route_deviation=float(self.config["max_deviation"]),
             max_blocked_time=float(self.config["max_blocked_time"]),

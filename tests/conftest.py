@@ -2,56 +2,52 @@
 
 from __future__ import annotations
 
+import json
 import os
-import random
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from rllib_integration.ports import PortRegistry
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_TOWNS = REPO_ROOT.parent / "shared" / "maps" / "carla_towns"
 
 
-def port_triple_is_free(port: int) -> bool:
-    """Whether RPC, RPC+1 and RPC+2 can all be bound on loopback."""
-    sockets = []
-    try:
-        for p in (port, port + 1, port + 2):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(s)
-            s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def free_port_triple() -> int:
-    rng = random.Random(os.getpid() ^ time.monotonic_ns())
-    for _ in range(200):
-        port = rng.randrange(20000, 40000, 3)
-        if port_triple_is_free(port):
-            return port
-    raise RuntimeError("no free loopback port triple found")
+    """An RPC port P with P, P+1 and P+2 free, claimed in the host-wide port registry (as
+    CarlaCore's servers are) until this process exits, so tests never race env servers."""
+    return PortRegistry().reserve(count_consecutive=3, extra=0).rpc_port
+
+
+def ephemeral_port() -> int:
+    """A port the OS says is free on every interface right now (Ray, sshd, HTTP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
 
 
 class ServerProcess:
-    """A ``python -m carla_lite`` child process with its log captured to a file."""
+    """A ``python -m carla_lite`` child process with its log captured to a file.
 
-    def __init__(self, tmp_dir: Path, *extra_args: str) -> None:
+    With ``rpc_log=True`` the server records the RPC names it is sent (``--rpc-log``), read
+    with :meth:`rpc_calls` (complete once the server has stopped).
+    """
+
+    def __init__(self, tmp_dir: Path, *extra_args: str, rpc_log: bool = False) -> None:
         self.port = free_port_triple()
         self.log_path = tmp_dir / f"carla_lite_{self.port}.log"
+        self.rpc_log_path = tmp_dir / f"carla_lite_{self.port}_rpc.json" if rpc_log else None
         self._log = self.log_path.open("w")
         command = [sys.executable, "-m", "carla_lite", f"--carla-rpc-port={self.port}"]
         command += ["--log-level=INFO", *extra_args]
+        if self.rpc_log_path is not None:
+            command.append(f"--rpc-log={self.rpc_log_path}")
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -68,12 +64,18 @@ class ServerProcess:
         self.ready_line = line
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # closed once stopped
+            self._log.flush()
         return self.log_path.read_text()
 
     def unknown_rpcs(self) -> list[str]:
         """RPC names the server did not know (logged by the RPC server)."""
         return [line for line in self.log().splitlines() if "unknown function" in line]
+
+    def rpc_calls(self) -> dict:
+        """The ``--rpc-log`` JSON: ``simulator`` / ``traffic_manager`` counts, ``unknown``."""
+        assert self.rpc_log_path is not None, "started without rpc_log=True"
+        return dict(json.loads(self.rpc_log_path.read_text()))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -141,8 +143,6 @@ def run_python(body: str, timeout: float = 120.0) -> dict:
 
     The script sees ``carla``, ``json``, ``math``, ``sys``, ``time``, ``queue`` and ``np``.
     """
-    import json
-
     script = (
         "import json, math, sys, time, queue\n"
         "import numpy as np\n"

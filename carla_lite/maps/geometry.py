@@ -292,13 +292,6 @@ class RoadGeometry:
                 inner = outer
         return edges
 
-    def lane_centre_t(self, lane_id: int, s: FloatArray) -> FloatArray:
-        """Lateral offset of a lane's centre line at road positions ``s`` (one section)."""
-        s = np.asarray(s, dtype=np.float64)
-        index = self.section_index(float(s.flat[0]))
-        inner, outer = self.lane_edges(index, s)[lane_id]
-        return np.asarray(0.5 * (inner + outer))
-
     def points(self, s: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(s, t) -> x, y, reference heading in ODR frame (``t`` broadcast against ``s``)."""
         x, y, hdg = self.ref.evaluate(s)

@@ -20,6 +20,9 @@ MAX_TEXT_CHARS = 64 * 1024 * 1024
 MAX_ELEMENTS = 2_000_000
 # Coordinates and lengths beyond this are not a town: they would blow up rasters and floats.
 MAX_ABS_COORD = 1.0e6
+# [m] Shortest road or geometry: the client fails ``s <= road->GetLength()`` on a 1e-15 m
+# road (1e-12 passes); real towns go down to 1e-3 m geometries.
+MIN_LENGTH = 1.0e-6
 
 GEOMETRY_KINDS = ("line", "arc", "spiral", "poly3", "paramPoly3")
 
@@ -219,8 +222,12 @@ class _Ctx:
             value = float(raw)
         except ValueError:
             raise self.error(where, f"attribute '{attr}' is not a number ({raw!r})") from None
-        if not math.isfinite(value) or abs(value) > MAX_ABS_COORD:
+        if not math.isfinite(value):
             raise self.error(where, f"attribute '{attr}' is not a finite number ({raw!r})")
+        if abs(value) > MAX_ABS_COORD:
+            raise self.error(
+                where, f"attribute '{attr}' is out of range ({raw!r}; at most {MAX_ABS_COORD:g})"
+            )
         return value
 
     def integer(self, el: ET.Element, attr: str, where: str, default: int | None = None) -> int:
@@ -347,6 +354,8 @@ def _parse_road(ctx: _Ctx, el: ET.Element) -> Road:
     length = ctx.num(el, "length", where)
     if length <= 0.0:
         raise ctx.error(where, f"attribute 'length' must be positive ({length})")
+    if length < MIN_LENGTH:
+        raise ctx.error(where, f"attribute 'length' is below {MIN_LENGTH:g} m ({length:g})")
     junction = ctx.integer(el, "junction", where, -1)
     rule = (el.get("rule") or "RHT").strip().upper()
     if rule not in ("RHT", "LHT"):
@@ -395,11 +404,34 @@ def _parse_road(ctx: _Ctx, el: ET.Element) -> Road:
     for i in range(1, len(starts)):
         if not starts[i - 1] < starts[i] < length + 1e-6:
             raise ctx.error(f"{where} laneSection {i}", f"s={starts[i]} not increasing within road")
+    _check_inner_lane_links(ctx, sections, where)
     signals, references = _parse_signals(ctx, el, where)
     return Road(
         road_id, el.get("name", ""), length, junction, rule, predecessor, successor, types,
         geometries, elevations, lane_offsets, sections, signals, references,
     )  # fmt: skip
+
+
+def _check_inner_lane_links(ctx: _Ctx, sections: list[LaneSection], where: str) -> None:
+    """Lane links between a road's consecutive sections must name lanes that exist.
+
+    The client follows them without a check: a successor naming a missing lane of the next
+    section segfaults it.
+    """
+    for i in range(len(sections) - 1):
+        here, after = sections[i], sections[i + 1]
+        for lane in here.lanes.values():
+            if lane.successor not in (None, 0) and lane.successor not in after.lanes:
+                raise ctx.error(
+                    f"{where} laneSection {i} lane {lane.id} successor",
+                    f"links to missing lane {lane.successor} of laneSection {i + 1}",
+                )
+        for lane in after.lanes.values():
+            if lane.predecessor not in (None, 0) and lane.predecessor not in here.lanes:
+                raise ctx.error(
+                    f"{where} laneSection {i + 1} lane {lane.id} predecessor",
+                    f"links to missing lane {lane.predecessor} of laneSection {i}",
+                )
 
 
 def _parse_road_link(ctx: _Ctx, el: ET.Element, where: str) -> RoadLink:
@@ -437,6 +469,8 @@ def _parse_plan_view(ctx: _Ctx, el: ET.Element, where: str, length: float) -> li
         glen = ctx.num(gel, "length", gw)
         if glen <= 0.0:
             raise ctx.error(gw, f"attribute 'length' must be positive ({glen})")
+        if glen < MIN_LENGTH:
+            raise ctx.error(gw, f"attribute 'length' is below {MIN_LENGTH:g} m ({glen:g})")
         x, y, hdg = ctx.num(gel, "x", gw), ctx.num(gel, "y", gw), ctx.num(gel, "hdg", gw)
         kinds = [child for child in gel if child.tag in GEOMETRY_KINDS]
         if len(kinds) != 1:

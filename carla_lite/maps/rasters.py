@@ -139,15 +139,17 @@ def build_rasters(
     Raises:
         MapLoadError: if the map is too large to rasterise within the memory budget.
     """
-    bounds = _bounds(geometries)
-    xmin, ymin, xmax, ymax = bounds
+    road_bounds = _road_bounds(geometries)
+    xmin, ymin, xmax, ymax = bounds = _bounds(road_bounds)
     width, height = xmax - xmin + 2 * _MARGIN, ymax - ymin + 2 * _MARGIN
     cell = SURFACE_CELL
     if width * height / cell**2 > MAX_SURFACE_CELLS:
         cell = math.sqrt(width * height / MAX_SURFACE_CELLS)
         if cell > MAX_CELL:
+            limit = MAX_SURFACE_CELLS * MAX_CELL**2 / 1e6
             raise MapLoadError(
-                f"{map_name}: map extent {width:.0f} m x {height:.0f} m is too large"
+                f"{map_name}: map extent {width:.0f} m x {height:.0f} m is too large (roads "
+                f"span {_extent_owners(road_bounds)}; at most {limit:g} km2 of bounding box)"
             )
         log.warning("%s: large map, surface raster cell grown to %.2f m", map_name, cell)
     grid = Grid(
@@ -183,9 +185,11 @@ def _section_edges(geom: RoadGeometry, index: int, step: float) -> tuple[FloatAr
     return s, geom.lane_edges(index, s)
 
 
-def _bounds(geometries: Mapping[int, RoadGeometry]) -> tuple[float, float, float, float]:
-    xs, ys = [], []
-    for geom in geometries.values():
+def _road_bounds(geometries: Mapping[int, RoadGeometry]) -> dict[int, tuple[float, ...]]:
+    """Road id -> ``(xmin, ymin, xmax, ymax)`` of its lane edges (y flipped to CARLA's)."""
+    bounds: dict[int, tuple[float, ...]] = {}
+    for road_id, geom in geometries.items():
+        xs, ys = [], []
         for index in range(len(geom.road.sections)):
             s, edges = _section_edges(geom, index, 2.0)
             if not edges:
@@ -194,8 +198,31 @@ def _bounds(geometries: Mapping[int, RoadGeometry]) -> tuple[float, float, float
             x, y, _ = geom.points(s, t)
             xs.append(x.ravel())
             ys.append(-y.ravel())
-    x_all, y_all = np.concatenate(xs), np.concatenate(ys)
-    return float(x_all.min()), float(y_all.min()), float(x_all.max()), float(y_all.max())
+        if xs:
+            x_all, y_all = np.concatenate(xs), np.concatenate(ys)
+            bounds[road_id] = (
+                float(x_all.min()),
+                float(y_all.min()),
+                float(x_all.max()),
+                float(y_all.max()),
+            )
+    return bounds
+
+
+def _bounds(road_bounds: Mapping[int, tuple[float, ...]]) -> tuple[float, float, float, float]:
+    boxes = np.array(list(road_bounds.values()))
+    xmin, ymin = boxes[:, 0].min(), boxes[:, 1].min()
+    return float(xmin), float(ymin), float(boxes[:, 2].max()), float(boxes[:, 3].max())
+
+
+def _extent_owners(road_bounds: Mapping[int, tuple[float, ...]]) -> str:
+    """Which roads set the map's extent: ``x -5 (road 1) .. 900 (road 7), y ...``."""
+
+    def owner(column: int, pick: Callable[..., int]) -> str:
+        road_id = pick(road_bounds, key=lambda r: road_bounds[r][column])
+        return f"{road_bounds[road_id][column]:.0f} (road {road_id})"
+
+    return f"x {owner(0, min)}..{owner(2, max)} m, y {owner(1, min)}..{owner(3, max)} m"
 
 
 class _Splatter:
@@ -237,7 +264,11 @@ class _Splatter:
         t = np.concatenate(columns, axis=1)
         self.samples += t.size
         if self.samples > MAX_SAMPLES:
-            raise MapLoadError(f"{self.map_name}: too much road surface to rasterise")
+            raise MapLoadError(
+                f"{self.map_name}: road {geom.road.id} laneSection {index}: too much road "
+                f"surface to rasterise (lanes up to {reach:.0f} m from the reference line; "
+                f"the map's lanes may cover at most {MAX_SAMPLES} samples)"
+            )
         x, y, _ = geom.points(s, t)
         grid = self.grid
         ix = ((x - grid.x0) / grid.cell).astype(np.int32)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from carla_lite.geom import BoundingBox, Vector3
+from carla_lite.maps import MapLoadError
 from carla_lite.protocol import wire_types as wt
 from carla_lite.protocol.arguments import boolean, integer, number, string
 from carla_lite.protocol.physics_handlers import PhysicsHandlers
@@ -194,6 +195,8 @@ class RpcHandlers:
             )
         except WorldError as exc:
             return wt.error_void(str(exc))
+        except MapLoadError as exc:  # the current map stays: the client keeps a working world
+            return wt.error_void(f"{exc} (map {self.world.map_name} stays loaded)")
         return wt.ok_void()
 
     def rpc_copy_opendrive_to_file(self, xodr: Any, params: Any = None) -> Any:
@@ -393,7 +396,10 @@ class RpcHandlers:
         return self._void(lambda: self._sensor_by_stream(stream_id))
 
     def rpc_is_sensor_enabled_for_ros(self, stream_id: Any) -> Any:
-        self._sensor_by_stream(stream_id)
+        try:
+            self._sensor_by_stream(stream_id)
+        except WorldError as exc:  # a refused call, not an internal error
+            return wt.error(str(exc))
         return wt.ok(False)
 
     def _sensor_by_stream(self, stream_id: Any) -> Actor:
@@ -404,7 +410,10 @@ class RpcHandlers:
         return actor
 
     def rpc_get_vehicle_light_state(self, actor_id: Any) -> Any:
-        actor = self._actor(actor_id)
+        try:
+            actor = self._actor(actor_id)
+        except WorldError as exc:  # unknown actor: a refused call, not an internal error
+            return wt.error(str(exc))
         # rpc::VehicleLightState is a one-field record: [flags].
         return wt.ok([self.world.vehicle_light_flags.get(actor.id, 0)])
 

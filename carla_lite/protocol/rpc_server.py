@@ -17,8 +17,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import reprlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,7 +37,15 @@ _MAX_BUFFER = 64 * 1024 * 1024
 _RECV_SIZE = 256 * 1024
 # Replies produced from one recv() are sent together; flush early past this size.
 _FLUSH_BYTES = 1024 * 1024
-_EXPECTED_ERRORS = (WireError, TypeError, ValueError, IndexError, KeyError)
+# Pause after a failed accept (e.g. out of descriptors) before trying again.
+_ACCEPT_RETRY_SECONDS = 0.05
+#: Longest method name kept in statistics, logs and error replies (longer ones are cut).
+_NAME_SHOWN = 120
+#: Unknown-method calls recorded in :attr:`RpcServer.unknown_methods` (the first ones).
+_UNKNOWN_RECORDED = 1024
+# RecursionError: a handler's message quoting an argument nested ~1000 deep (msgpack
+# decodes up to 1024 levels) is a refused argument, not an internal error.
+_EXPECTED_ERRORS = (WireError, TypeError, ValueError, IndexError, KeyError, RecursionError)
 _UNPACK_ERRORS = (
     msgpack.UnpackException,
     msgpack.ExtraData,
@@ -44,6 +54,17 @@ _UNPACK_ERRORS = (
     ValueError,
     TypeError,
 )
+
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxlevel = 3
+_PREVIEW.maxstring = _PREVIEW.maxother = 60
+_PREVIEW.maxlist = _PREVIEW.maxdict = 6
+
+
+def _preview(value: Any) -> str:
+    """A short repr of peer data (any depth, any size) for logs and error messages."""
+    return _PREVIEW.repr(value)
 
 
 class _ProtocolViolation(Exception):
@@ -62,8 +83,10 @@ class RpcServer:
             simulator's RPCs do, the Traffic Manager's do not).
 
     Attributes:
-        unknown_methods: Names of unknown methods called, in call order.
-        call_log: Number of calls per method name (known and unknown).
+        unknown_methods: Names of unknown methods called, in call order (the first 1024
+            calls; names cut to 120 characters, so a peer cannot make them grow the server).
+        call_log: Number of calls per method name (known ones, and the unknown names
+            recorded in ``unknown_methods``).
     """
 
     def __init__(
@@ -143,23 +166,40 @@ class RpcServer:
     def _accept_loop(self) -> None:
         listener = self._listener
         assert listener is not None
+        failing = False
         while self._running:
             try:
                 conn, addr = listener.accept()
-            except OSError:
-                if self._running:
-                    logger.exception("RPC accept failed")
-                break
+            except OSError as exc:
+                if not self._running:
+                    break  # stop() closed the listener
+                # Out of descriptors or memory (a burst of connections), or a peer gone
+                # before its accept: the server must accept again once they are back.
+                if not failing:
+                    logger.error("RPC accept on port %d failed: %s; retrying", self._port, exc)
+                failing = True
+                time.sleep(_ACCEPT_RETRY_SECONDS)
+                continue
+            if failing:
+                logger.warning("RPC port %d accepts connections again", self._port)
+                failing = False
             if not self._running:
                 conn.close()
                 break
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(
-                target=self._serve, args=(conn, addr), name=f"rpc-conn:{addr[1]}", daemon=True
-            )
-            with self._conns_lock:
-                self._conns[conn] = thread
-            thread.start()
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                thread = threading.Thread(
+                    target=self._serve, args=(conn, addr), name=f"rpc-conn:{addr[1]}", daemon=True
+                )
+                with self._conns_lock:
+                    self._conns[conn] = thread
+                thread.start()
+            except (OSError, RuntimeError) as exc:  # RuntimeError: can't start new thread
+                with self._conns_lock:
+                    self._conns.pop(conn, None)
+                conn.close()
+                logger.error("RPC connection from %s refused: %s", addr, exc)
+                time.sleep(_ACCEPT_RETRY_SECONDS)
 
     def _serve(self, conn: socket.socket, addr: Any) -> None:
         logger.debug("RPC connection from %s", addr)
@@ -205,6 +245,8 @@ class RpcServer:
         except OSError as exc:
             if self._running:
                 logger.debug("RPC connection %s ended: %s", addr, exc)
+        except Exception:  # a bug here must cost one connection, not an unhandled thread
+            logger.exception("RPC connection %s closed after an internal error", addr)
         finally:
             with self._conns_lock:
                 self._conns.pop(conn, None)
@@ -220,16 +262,16 @@ class RpcServer:
         if size == 4 and msg[0] == 0 and type(msg[0]) is int:
             _kind, msgid, method, params = msg
             if type(msgid) is not int or not 0 <= msgid <= 0xFFFFFFFF:
-                raise _ProtocolViolation(f"bad msgid {msgid!r:.40}")
+                raise _ProtocolViolation(f"bad msgid {_preview(msgid)}")
         elif size == 3 and msg[0] == 2 and type(msg[0]) is int:
             _kind, method, params = msg
             msgid = None
         else:
-            raise _ProtocolViolation(f"not a request or notification: {msg!r:.80}")
+            raise _ProtocolViolation(f"not a request or notification: {_preview(msg)}")
         if type(method) is not str:
             raise _ProtocolViolation(f"method name is {type(method).__name__}")
         if type(params) is not list:
-            raise _ProtocolViolation(f"params of {method!r} is {type(params).__name__}")
+            raise _ProtocolViolation(f"params of {_preview(method)} is {type(params).__name__}")
 
         # CARLA's rpc::Metadata ([is_async]) comes first; absent only for plain rpclib.
         if self._carla_metadata and params and type(params[0]) is list and len(params[0]) <= 1:
@@ -238,13 +280,19 @@ class RpcServer:
                 params = params[1:]
 
         handler = self._handlers.get(method)
+        if handler is None:
+            # Peer-chosen and up to 64 MiB long: recorded, logged and echoed cut short.
+            shown = method[:_NAME_SHOWN] + ("..." if len(method) > _NAME_SHOWN else "")
+            with self._stats_lock:
+                if len(self.unknown_methods) < _UNKNOWN_RECORDED:
+                    self.unknown_methods.append(shown)
+                    self.call_log[shown] += 1
+                elif shown in self.call_log:
+                    self.call_log[shown] += 1
+            logger.warning("carla_lite: unknown function '%s' (%d args)", shown, len(params))
+            return self._error(packer, msgid, f"carla_lite: unknown function '{shown}'")
         with self._stats_lock:
             self.call_log[method] += 1
-            if handler is None:
-                self.unknown_methods.append(method)
-        if handler is None:
-            logger.warning("carla_lite: unknown function '%s' (%d args)", method, len(params))
-            return self._error(packer, msgid, f"carla_lite: unknown function '{method}'")
 
         try:
             if self._lock is not None:

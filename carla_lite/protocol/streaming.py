@@ -43,6 +43,9 @@ _MAX_MESSAGE = 0xFFFFFFFF
 EXPECT_SECONDS = 10.0
 #: Messages held for a subscriber that has not connected yet (the oldest go first).
 _HELD_MESSAGES = 8
+#: Seconds the listener is left alone after accept ran out of descriptors or memory.
+_ACCEPT_PAUSE = 0.05
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 @dataclass(eq=False)
@@ -103,6 +106,8 @@ class StreamServer:
         self._held: dict[int, _Held] = {}
         self._to_close: list[_Subscriber] = []
         self._want_write: list[_Subscriber] = []
+        self._accept_resume = 0.0  # while out of descriptors: when to watch the listener again
+        self._accept_failing = False
         self.sync_send_timeout = 10.0
 
     # ---------------------------------------------------------------- lifecycle
@@ -448,12 +453,18 @@ class StreamServer:
             self._arm_writes(selector)
             self._expire(selector)
             self._reap()
+            if self._accept_resume and time.monotonic() >= self._accept_resume:
+                self._accept_resume = 0.0
+                assert self._listener is not None
+                selector.register(self._listener, selectors.EVENT_READ, "listen")
 
     def _next_deadline(self, selector: selectors.BaseSelector) -> float:
         now = time.monotonic()
         deadlines = [
             k.data.deadline for k in selector.get_map().values() if isinstance(k.data, _Pending)
         ]
+        if self._accept_resume:
+            deadlines.append(self._accept_resume)
         return max(0.0, min(deadlines) - now) if deadlines else 1.0
 
     def _drain_wake(self) -> None:
@@ -472,9 +483,18 @@ class StreamServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE):
-                    logger.error("stream accept: %s", exc)
+                if exc.errno in _OUT_OF_RESOURCES:
+                    # The listener stays readable: watching it now would spin (and log) at
+                    # full speed until descriptors come back, so leave it alone a moment.
+                    if not self._accept_failing:
+                        logger.error("stream accept on port %d: %s; retrying", self._port, exc)
+                    self._accept_failing = True
+                    self._selector.unregister(self._listener)
+                    self._accept_resume = time.monotonic() + _ACCEPT_PAUSE
                 return
+            if self._accept_failing:
+                logger.warning("stream port %d accepts connections again", self._port)
+                self._accept_failing = False
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             pending = _Pending(conn, f"{addr[0]}:{addr[1]}", time.monotonic() + _HANDSHAKE_TIMEOUT)

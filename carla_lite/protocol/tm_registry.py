@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from carla_lite.protocol.rpc_log import rpc_call_counts
 from carla_lite.protocol.rpc_server import RpcServer
 from carla_lite.protocol.tm_handlers import TrafficManagerHandlers
 from carla_lite.world.world import World
@@ -65,6 +66,10 @@ class TrafficManagerRegistry:
 
     def unregister(self, port: int) -> bool:
         return self.registered.pop(port, None) is not None
+
+    def rpc_calls(self) -> dict[int, dict]:
+        """Per Traffic Manager port served: the port it listens on, and its RPC counts."""
+        return {port: rpc_call_counts(server) for port, server in list(self._servers.items())}
 
     def stop(self) -> None:
         for server in self._servers.values():

@@ -13,7 +13,7 @@ import numpy as np
 
 from carla_lite.blueprints import Blueprint, BlueprintLibrary, validate_description
 from carla_lite.geom import Transform, Vector3
-from carla_lite.maps import RoadMap, load_road_map
+from carla_lite.maps import MapLoadError, RoadMap, load_road_map
 from carla_lite.maps.catalog import MapCatalog
 from carla_lite.maps.lane_graph import lane_graph
 from carla_lite.physics import VehicleFleet, WalkerCrowd
@@ -93,7 +93,13 @@ class World:
         return self.road_map.name
 
     def load_map(self, name: str, *, reset_settings: bool, map_layers: int = 0xFFFF) -> None:
-        """Start a new episode on a catalog map (``load_world``)."""
+        """Start a new episode on a catalog map (``load_world``).
+
+        Raises:
+            WorldError: the map is not in the catalog.
+            MapLoadError: its file is unreadable or not a valid OpenDRIVE map; the current
+                map and episode are left as they were.
+        """
         road_map = self._read_map(name)
         self._switch_map(road_map, reset_settings=reset_settings, map_layers=map_layers)
 
@@ -112,7 +118,14 @@ class World:
             path = self.catalog.path(name)
         except KeyError as exc:
             raise WorldError(exc.args[0] if exc.args else str(exc)) from None
-        return load_road_map(path.stem, path.read_text(encoding="utf-8"))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MapLoadError(f"{path.stem}: cannot read {path}: {exc}") from None
+        try:
+            return load_road_map(path.stem, text)
+        except MapLoadError as exc:
+            raise MapLoadError(f"{path}: {exc}") from None
 
     def _switch_map(self, road_map: RoadMap, *, reset_settings: bool, map_layers: int) -> None:
         for actor_id in list(self.actors):

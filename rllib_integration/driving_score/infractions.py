@@ -18,11 +18,6 @@ class InfractionKind(StrEnum):
     ROUTE_DEVIATION = "route_dev"
     AGENT_BLOCKED = "vehicle_blocked"
 
-    @property
-    def is_collision(self) -> bool:
-        """One of the three collision kinds."""
-        return self in COLLISIONS
-
 
 COLLISIONS = (
     InfractionKind.COLLISION_PEDESTRIAN,

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rllib_integration.errors import ConfigError
+from rllib_integration.errors import ConfigError, SensorError
 from rllib_integration.sensors.base import PseudoSensor
 from rllib_integration.sensors.bird_view.map_layer import load_map_layer
 from rllib_integration.sensors.bird_view.renderer import (
@@ -86,7 +86,7 @@ class BirdviewManager(PseudoSensor):
         interface: SensorInterface,
         parent: carla.Actor,
     ) -> None:
-        size, radius, masks, cache_dir, interpolation = _validate(name, attributes)
+        size, radius, masks, cache_dir, interpolation = validate_attributes(name, attributes)
         self.size = size
         self.radius = radius
         self.masks = masks
@@ -111,7 +111,7 @@ class BirdviewManager(PseudoSensor):
             return
         hero = snapshot.find(self._hero_id)
         if hero is None:
-            raise RuntimeError(f"BirdView {self.name!r}: hero {self._hero_id} not in frame {frame}")
+            raise SensorError(f"BirdView {self.name!r}: hero {self._hero_id} not in frame {frame}")
         hero_transform = hero.get_transform()
         hero_x, hero_y = hero_transform.location.x, hero_transform.location.y
         # Static signs farther than this cannot reach the image: skip their state reads [m].
@@ -142,10 +142,15 @@ class BirdviewManager(PseudoSensor):
             elif entry.sign is not None:
                 signs.append(entry.sign)
         data: np.ndarray
-        if self.masks:
-            data = self.renderer.render_masks(hero_transform, actors, lights)
-        else:
-            data = self.renderer.render(hero_transform, actors, lights, signs)
+        try:
+            if self.masks:
+                data = self.renderer.render_masks(hero_transform, actors, lights)
+            else:
+                data = self.renderer.render(hero_transform, actors, lights, signs)
+        except Exception as exc:  # a rendering fault is the sensor's, not the server's
+            raise SensorError(
+                f"BirdView {self.name!r}: rendering frame {frame} failed: {exc}"
+            ) from exc
         self.update_sensor(data, frame)
 
     def _catalogue_actors(self, ids: list[int], snapshots: dict[int, Any]) -> None:
@@ -201,9 +206,17 @@ def _episode_catalogue(episode_id: int) -> dict[int, _Catalogued]:
     return _catalogues[episode_id]
 
 
-def _validate(
+def validate_attributes(
     name: str, attributes: dict[str, Any]
 ) -> tuple[int, float, bool, str | os.PathLike[str] | None, str]:
+    """``(size, radius, masks, cache_dir, interpolation)`` of a ``sensor.birdview`` config.
+
+    Experiments whose observation space depends on the sensor call it at construction, so
+    a bad ``size`` is a ConfigError before anything starts.
+
+    Raises:
+        ConfigError: an unknown, missing or bad attribute, naming the sensor.
+    """
     where = f"sensor {name!r} (sensor.birdview)"
     unknown = sorted(set(attributes) - set(VALID_ATTRIBUTES))
     if unknown:

@@ -25,7 +25,10 @@ def experiment_env_config(
     carla = dict(env_config.get("carla") or {})
     experiment = dict(env_config.get("experiment") or {})
     notes: list[str] = []
-    core = CarlaCore(carla)
+    try:
+        core = CarlaCore(carla)
+    except ConfigError as error:  # its path starts at ``carla``; the yaml's at env_config
+        raise ConfigError(f"env_config.{error}") from error
     if embedded_town and core.config["server"] == "embedded":
         notes.append(
             f"embedded server: town {experiment.get('town')!r} -> {embedded_town!r}, "

@@ -19,7 +19,12 @@ from typing import Any
 
 import yaml
 
-from rllib_integration.config import check_choice, check_positive, merge_config
+from rllib_integration.config import (
+    check_choice,
+    check_non_negative,
+    check_positive,
+    merge_config,
+)
 from rllib_integration.errors import ConfigError
 
 #: ``(raw env_config, embedded_town) -> (CarlaEnv config, notes for the user)``.
@@ -83,9 +88,62 @@ def read_yaml(path: str | Path) -> Any:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the training config ({error})") from error
     try:
-        return yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: safe
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid yaml: {_yaml_problem(error)}") from error
+    if data is None:
+        raise ConfigError(f"{path}: the training config is empty (no yaml mapping in it)")
+    if _expanded_size(data) > MAX_YAML_VALUES:
+        raise ConfigError(
+            f"{path}: the yaml expands to more than {MAX_YAML_VALUES} values (anchors and "
+            "aliases nested into each other?)"
+        )
+    return data
+
+
+#: Values a training yaml may expand to once its aliases are followed (one is ~150).
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(data: Any) -> int:
+    """Values in ``data`` with aliases expanded, counted up to ``MAX_YAML_VALUES + 1``.
+
+    An alias shares the node it names, so a few lines of nested anchors make a tree of
+    2**depth values: walking it (key checks, merging) would never end.
+    """
+    count, stack = 0, [data]
+    while stack and count <= MAX_YAML_VALUES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping.
+
+    PyYAML keeps the last of two equal keys silently, so a tuned value written earlier in
+    the file would be lost without a word.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                continue  # unhashable; the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (the first one would be lost silently)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
@@ -145,6 +203,7 @@ def validate(data: Any, spec: YamlSpec) -> dict[str, Any]:
             + ", ".join(missing)
             + f" (every hyper-parameter must be explicit; see {spec.example_yaml})"
         )
+    _check_no_nulls(spec.schema, raw, "")
     check_common_values(raw)
     if spec.check_values is not None:
         spec.check_values(raw)
@@ -164,6 +223,27 @@ def _missing_keys(
         elif isinstance(default, Mapping) and default and isinstance(user[key], Mapping):
             missing += _missing_keys(default, user[key], where, optional)
     return missing
+
+
+#: How an empty value's expected type is named (a float key also takes an int).
+_KINDS = {bool: "true or false", int: "an int", float: "a number", str: "a string"}
+
+
+def _check_no_nulls(schema: Mapping[str, Any], raw: Mapping[str, Any], path: str) -> None:
+    """An empty value (``key:`` or ``null``) where the schema wants a number, string or list.
+
+    The merge lets ``None`` through (a ``None`` default accepts anything), so without this
+    an empty ``lr:`` reaches the value checks as a TypeError.
+    """
+    for key, default in schema.items():
+        where = f"{path}.{key}" if path else key
+        value = raw.get(key)
+        if isinstance(default, Mapping):
+            if default and isinstance(value, Mapping):
+                _check_no_nulls(default, value, where)
+        elif default is not None and value is None and key in raw:
+            kind = "a list" if isinstance(default, list | tuple) else _KINDS[type(default)]
+            raise ConfigError(f"{where}: empty (null); expected {kind}, e.g. {default!r}")
 
 
 def _check_legacy(data: Mapping[str, Any], spec: YamlSpec) -> None:
@@ -199,8 +279,8 @@ def check_common_values(raw: Mapping[str, Any]) -> None:
         check_choice("framework", raw["framework"], ("torch",))
     runners = raw.get("env_runners", {})
     for key in ("num_env_runners", "num_gpus_per_env_runner"):
-        if key in runners and runners[key] < 0:
-            raise ConfigError(f"env_runners.{key}: must be >= 0, got {runners[key]!r}")
+        if key in runners:
+            check_non_negative(f"env_runners.{key}", runners[key])
     for key in (
         "num_envs_per_env_runner",
         "num_cpus_per_env_runner",
@@ -210,8 +290,9 @@ def check_common_values(raw: Mapping[str, Any]) -> None:
         if key in runners:
             check_positive(f"env_runners.{key}", runners[key])
     learners = raw.get("learners", {})
-    if any(learners.get(key, 0) < 0 for key in ("num_learners", "num_gpus_per_learner")):
-        raise ConfigError("learners: num_learners and num_gpus_per_learner must be >= 0")
+    for key in ("num_learners", "num_gpus_per_learner"):
+        if key in learners:
+            check_non_negative(f"learners.{key}", learners[key])
     resources = raw.get("resources", {})
     if "num_cpus_for_main_process" in resources:
         check_positive(
@@ -221,8 +302,10 @@ def check_common_values(raw: Mapping[str, Any]) -> None:
     for key in ("min_sample_timesteps_per_iteration", "metrics_num_episodes_for_smoothing"):
         if key in reporting:
             check_positive(f"reporting.{key}", reporting[key])
-    if "min_time_s_per_iteration" in reporting and reporting["min_time_s_per_iteration"] < 0:
-        raise ConfigError("reporting.min_time_s_per_iteration: must be >= 0")
+    if "min_time_s_per_iteration" in reporting:
+        check_non_negative(
+            "reporting.min_time_s_per_iteration", reporting["min_time_s_per_iteration"]
+        )
     town = raw.get("embedded_town")
     if town is not None and not isinstance(town, str):
         raise ConfigError("embedded_town: expected a town name or null")

@@ -22,6 +22,7 @@ from moto.server import ThreadedMotoServer
 from moto.ssm.models import Parameter, ssm_backends
 
 from aws import images
+from tests.conftest import ephemeral_port
 
 REGION = "eu-west-3"
 SSHD = "/usr/sbin/sshd"
@@ -102,12 +103,6 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     return AwsWorld(moto_endpoint, ec2, ubuntu, dlami)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Sshd:
     """An sshd on 127.0.0.1 that plays the instance; it lets in the key in ``key_file``."""
@@ -141,7 +136,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
     # sshd refuses to start without its privilege-separation directory.
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     for _attempt in range(5):
-        port = free_port()
+        port = ephemeral_port()
         config = directory / "sshd_config"
         config.write_text(
             "\n".join(

@@ -14,7 +14,8 @@ import paramiko
 import pytest
 
 from aws import aws_helper
-from tests.aws.conftest import REGION, AwsWorld, free_port
+from tests.aws.conftest import REGION, AwsWorld
+from tests.conftest import ephemeral_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CIDR = "203.0.113.7"
@@ -347,7 +348,7 @@ def test_public_address_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
         server.shutdown()
         server.server_close()
         thread.join()
-    monkeypatch.setattr(aws_helper, "CHECKIP_URL", f"http://127.0.0.1:{free_port()}/")
+    monkeypatch.setattr(aws_helper, "CHECKIP_URL", f"http://127.0.0.1:{ephemeral_port()}/")
     with pytest.raises(aws_helper.HelperError, match="pass --ssh-cidr"):
         aws_helper.lookup_public_ip()
 

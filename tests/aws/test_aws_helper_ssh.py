@@ -18,8 +18,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from aws.ssh import remote_path
-from tests.aws.conftest import AwsWorld, Sshd, free_port
+from tests.aws.conftest import AwsWorld, Sshd
 from tests.aws.test_aws_helper_ec2 import helper, live_instances, own_groups
+from tests.conftest import ephemeral_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,7 +170,7 @@ def test_put_and_get_copy_trees_and_skip_excluded_names(
 def test_refused_connection_names_host_and_port(
     instance: Instance, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    port = free_port()
+    port = ephemeral_port()
     args = [*instance.args, "--port", str(port), "--ssh-timeout", "1"]  # the last ones win
     rc, _, err = helper(capfd, "exec", *args, "--command", "true")
     assert rc == 1

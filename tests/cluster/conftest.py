@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, ephemeral_port
 
 #: ``ray`` with the node address kept on loopback (see loopback_ray.py).
 RAY_CLI = [sys.executable, "-m", "tests.cluster.loopback_ray"]
@@ -35,13 +34,6 @@ STARTED = "Ray runtime started."
 START_TIMEOUT = 90.0  # [s] a node is up in ~5 s on 2 idle cores, much slower under load
 STOP_TIMEOUT = 45.0  # [s] ray start drains for up to 30 s on SIGTERM
 OBJECT_STORE_BYTES = 150 * 1024 * 1024  # per node; Ray's default would be 30 % of the RAM
-
-
-def free_port() -> int:
-    """A TCP port free on every interface right now (Ray binds some on 0.0.0.0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("", 0))
-        return int(sock.getsockname()[1])
 
 
 def ray_env(**extra: str) -> dict[str, str]:
@@ -182,7 +174,7 @@ def two_node_cluster() -> Iterator[RayCluster]:
     """Head: 2 CPUs; worker: 1 CPU and its own resources; both on 127.0.0.1."""
     # A short path: Ray's unix sockets live under it (108-byte limit).
     temp_dir = Path(tempfile.mkdtemp(prefix="rayc", dir="/tmp"))
-    port = free_port()
+    port = ephemeral_port()
     cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=temp_dir)
     common = [f"--temp-dir={temp_dir}", f"--object-store-memory={OBJECT_STORE_BYTES}"]
     try:
@@ -193,8 +185,8 @@ def two_node_cluster() -> Iterator[RayCluster]:
             "--num-cpus=2",
             "--num-gpus=0",
             "--include-dashboard=false",
-            f"--dashboard-port={free_port()}",
-            f"--ray-client-server-port={free_port()}",
+            f"--dashboard-port={ephemeral_port()}",
+            f"--ray-client-server-port={ephemeral_port()}",
         ]
         worker_args = [f"--address={cluster.address}", "--num-cpus=1", "--num-gpus=0"]
         for name, args in (("head", head_args), ("worker", worker_args)):
@@ -202,10 +194,10 @@ def two_node_cluster() -> Iterator[RayCluster]:
             args = [
                 *args,
                 *common,
-                f"--dashboard-agent-listen-port={free_port()}",
-                f"--dashboard-agent-grpc-port={free_port()}",
-                f"--metrics-export-port={free_port()}",
-                f"--runtime-env-agent-port={free_port()}",
+                f"--dashboard-agent-listen-port={ephemeral_port()}",
+                f"--dashboard-agent-grpc-port={ephemeral_port()}",
+                f"--metrics-export-port={ephemeral_port()}",
+                f"--runtime-env-agent-port={ephemeral_port()}",
                 "--resources=" + json.dumps({f"{name}_node": 1}),
             ]
             cluster.nodes.append(start_node(name, args, temp_dir, ray_env()))

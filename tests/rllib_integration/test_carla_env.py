@@ -165,7 +165,7 @@ def test_200_resets_leave_no_actors_and_no_processes() -> None:
     assert result["children"] == []
 
 
-@pytest.mark.parametrize("n_envs", [2, 4])
+@pytest.mark.parametrize("n_envs", [2, 8])
 def test_envs_in_parallel_processes_get_distinct_ports(n_envs: int) -> None:
     result = run_python(
         PRELUDE

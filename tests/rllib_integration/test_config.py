@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from rllib_integration.base_experiment import BASE_EXPERIMENT_CONFIG, BaseExperiment
@@ -92,3 +95,38 @@ def test_experiment_type_by_import_string() -> None:
     env = CarlaEnv(config)
     env.close()
     assert isinstance(env.experiment, BirdViewExperiment)
+
+
+class _TeslaExperiment(BaseExperiment):
+    default_config: Mapping[str, Any] = {
+        "hero": {"blueprint": "vehicle.tesla.model3"},
+        "others": {"a": 1, "b": 2},
+    }
+
+
+class _TeslaWithCamera(_TeslaExperiment):
+    default_config: Mapping[str, Any] = {
+        "hero": {"sensors": {"front": {"type": "sensor.camera.rgb"}}},
+        "others": {"b": 3},
+    }
+
+
+def test_subclass_defaults_merge_recursively_over_every_base() -> None:
+    config = _TeslaExperiment({}).config
+    assert config["hero"]["blueprint"] == "vehicle.tesla.model3"
+    assert config["hero"]["sensors"] == {} and config["hero"]["spawn_points"] == []
+    user = {"hero": {"sensors": {"lidar": {"type": "sensor.lidar.ray_cast"}}}}
+    assert _TeslaExperiment(user).config["hero"]["sensors"] == user["hero"]["sensors"]
+    # A grandchild keeps its parent's defaults and changes only what it names.
+    config = _TeslaWithCamera(user).config
+    assert config["hero"]["blueprint"] == "vehicle.tesla.model3"
+    assert config["others"] == {"a": 1, "b": 3}
+    assert set(config["hero"]["sensors"]) == {"front", "lidar"}  # the user's are added
+    replaced = {"hero": {"sensors": {"front": {"type": "sensor.camera.depth"}}}}
+    sensors = _TeslaWithCamera(replaced).config["hero"]["sensors"]
+    assert sensors == {"front": {"type": "sensor.camera.depth"}}
+    assert _TeslaWithCamera.default_config["others"] == {"b": 3}  # class attribute untouched
+    with pytest.raises(ConfigError, match=r"experiment\.others\.c: unknown key"):
+        _TeslaWithCamera({"others": {"c": 1}})
+    with pytest.raises(ConfigError, match=r"experiment\.hero\.sensors: expected"):
+        _TeslaWithCamera({"hero": {"sensors": ["front"]}})

@@ -126,11 +126,6 @@ class MapLayer:
         """uint8 (H, W, 3) RGB view of ``rgba``."""
         return self.rgba[:, :, :3]
 
-    def world_to_pixel(self, x: float, y: float) -> tuple[float, float]:
-        """(col, row) of world point (x, y) [m], as floats (integers are pixel centres)."""
-        ppm = self.pixels_per_meter
-        return (x - self.origin[0]) * ppm, (y - self.origin[1]) * ppm
-
 
 def cache_stats() -> dict[str, int]:
     """How many layers this process rendered, loaded from disk, or found in memory."""

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SHARED_TOWNS
+
 DATA = Path(__file__).with_name("data")
-TOWNS = Path("/work/shared/maps/carla_towns")
+TOWNS = SHARED_TOWNS
 
 
 @pytest.fixture(scope="session")

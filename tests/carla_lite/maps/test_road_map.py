@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import numpy as np
 import pytest
@@ -152,36 +151,25 @@ def test_signal_group(small: RoadMap) -> None:
 
 def test_cache_returns_same_object(small_town_text: str) -> None:
     a = load_road_map("cached", small_town_text)
-    t0 = time.perf_counter()
     b = load_road_map("cached", small_town_text)
-    assert b is a and time.perf_counter() - t0 < 0.05
+    assert b is a
     assert load_road_map("cached", small_town_text + " ") is not a
 
 
 def test_vectorised_queries_accept_many_points(small: RoadMap) -> None:
     xs = np.random.default_rng(0).uniform(-20, 250, 100_000)
     ys = np.random.default_rng(1).uniform(-130, 70, 100_000)
-    t0 = time.perf_counter()
     surf, h, v = small.surface(xs, ys), small.ground_height(xs, ys), small.speed_limit_kmh(xs, ys)
-    assert time.perf_counter() - t0 < 0.5
     assert surf.shape == h.shape == v.shape == (100_000,)
     assert (h[surf == SURFACE_OFFROAD] == 0.0).mean() > 0.95
 
 
 @pytest.mark.parametrize(
-    "town,max_seconds,groups,sites",
-    [
-        ("Town01", 1.5, 12, 36),
-        ("Town02", 1.5, 8, 24),
-        ("Town04", 4.0, 12, 43),
-        ("Town10HD", 2.0, 5, 17),
-    ],
+    "town,groups,sites",
+    [("Town01", 12, 36), ("Town02", 8, 24), ("Town04", 12, 43), ("Town10HD", 5, 17)],
 )
-def test_real_towns(town: str, max_seconds: float, groups: int, sites: int) -> None:
-    text = town_text(town)
-    t0 = time.perf_counter()
-    road_map = load_road_map(town, text)
-    assert time.perf_counter() - t0 < max_seconds
+def test_real_towns(town: str, groups: int, sites: int) -> None:
+    road_map = load_road_map(town, town_text(town))  # build times: bench/bench_road_map.py
     assert road_map.memory_bytes() < 150e6
     assert len(road_map.spawn_points) > 100
     assert len(road_map.signal_groups) == groups

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from carla_lite.maps.catalog import DEFAULT_MAP, ENV_VAR, MapCatalog, normalize_map_name
+from tests.conftest import SHARED_TOWNS
 
-CARLA_TOWNS = Path("/work/shared/maps/carla_towns")
+CARLA_TOWNS = SHARED_TOWNS
 
 
 def _write(folder: Path, name: str, text: str) -> Path:

@@ -127,7 +127,7 @@ def test_unknown_legacy_and_retired_keys(tmp_path: Path) -> None:
         ("framework", None, "tf2", "framework: 'tf2' is not one of 'torch'"),
         ("env_runners", "num_env_runners", -1, "env_runners.num_env_runners: must be >= 0"),
         ("env_runners", "rollout_fragment_length", 0, "env_runners.rollout_fragment_length"),
-        ("learners", "num_gpus_per_learner", -1, "learners: num_learners and num_gpus"),
+        ("learners", "num_gpus_per_learner", -1, "learners.num_gpus_per_learner: must be >= 0"),
         ("resources", "num_cpus_for_main_process", 0, "resources.num_cpus_for_main_process"),
         ("reporting", "metrics_num_episodes_for_smoothing", 0, "reporting.metrics_num_episodes"),
         ("seed", None, -2, "seed: expected null or an int >= 0"),
