@@ -16,20 +16,15 @@ from __future__ import annotations
 import argparse
 import heapq
 import itertools
-import json
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 
 import carla
+import common
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="IP of the host server")
-    parser.add_argument("-p", "--port", type=int, default=2000, help="TCP port (default 2000)")
-    parser.add_argument("--town", default=None, help="load this map first (default: keep)")
+    parser = common.connection_parser(__doc__.splitlines()[0], tm_port=False)
     parser.add_argument("--ticks", type=int, default=300, help="number of synchronous ticks")
     parser.add_argument("--delta", type=float, default=0.05, help="fixed delta seconds")
     parser.add_argument("--speed", type=float, default=25.0, help="target speed [km/h]")
@@ -37,13 +32,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spawn-index", type=int, default=0, help="spawn point to start at")
     parser.add_argument("--timeout", type=float, default=20.0, help="client timeout [s]")
     return parser.parse_args(argv)
-
-
-def load_town(client: carla.Client, town: str | None) -> carla.World:
-    world = client.get_world()
-    if town and world.get_map().name.split("/")[-1] != town:
-        world = client.load_world(town)
-    return world
 
 
 # ------------------------------------------------------------------------- route planning
@@ -224,18 +212,13 @@ class RouteFollower:
 
 
 def run(args: argparse.Namespace) -> dict:
-    client = carla.Client(args.host, args.port)
-    client.set_timeout(args.timeout)
-    world = load_town(client, args.town)
+    _client, world = common.connect(args)
     original_settings = world.get_settings()
     vehicle = None
     sensors: list[carla.Sensor] = []
     result: dict = {}
     try:
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = args.delta
-        world.apply_settings(settings)
+        common.set_synchronous(world, args.delta)
 
         town_map = world.get_map()
         spawn_points = town_map.get_spawn_points()
@@ -311,22 +294,8 @@ def check(result: dict, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failures = check(result, args)
-    result["failures"] = failures
-    print("RESULT " + json.dumps(result))
-    return 1 if failures else 0
+    return common.main(parse_args(argv), run, check)
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The 0.9.16 client may abort in its static destructors when a process exits right
-    # after a sensor stopped streaming (with CARLA too); everything is already cleaned up.
-    os._exit(code)
+    common.hard_exit(main())

@@ -12,11 +12,11 @@ asynchronous (``--async``) mode. Uses only the public ``carla`` API. Prints one
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 
 import carla
+import common
 
 SpawnActor = carla.command.SpawnActor
 SetAutopilot = carla.command.SetAutopilot
@@ -25,11 +25,7 @@ DestroyActor = carla.command.DestroyActor
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="IP of the host server")
-    parser.add_argument("-p", "--port", type=int, default=2000, help="TCP port (default 2000)")
-    parser.add_argument("--tm-port", type=int, default=8000, help="Traffic Manager port")
-    parser.add_argument("--town", default=None, help="load this map first (default: keep)")
+    parser = common.connection_parser(__doc__.splitlines()[0])
     parser.add_argument("-n", "--number-of-vehicles", type=int, default=8)
     parser.add_argument("-w", "--number-of-walkers", type=int, default=6)
     parser.add_argument("--ticks", type=int, default=60, help="ticks (or waits) to run")
@@ -46,13 +42,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_town(client: carla.Client, town: str | None) -> carla.World:
-    world = client.get_world()
-    if town and world.get_map().name.split("/")[-1] != town:
-        world = client.load_world(town)
-    return world
-
-
 def ids_of(responses: list[carla.command.Response], what: str) -> list[int]:
     ids = []
     for response in responses:
@@ -65,9 +54,7 @@ def ids_of(responses: list[carla.command.Response], what: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> dict:
     rng = random.Random(args.seed)
-    client = carla.Client(args.host, args.port)
-    client.set_timeout(args.timeout)
-    world = load_town(client, args.town)
+    client, world = common.connect(args)
     original_settings = world.get_settings()
     traffic_manager = client.get_trafficmanager(args.tm_port)
     traffic_manager.set_random_device_seed(args.seed)
@@ -208,16 +195,7 @@ def check(result: dict, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failures = check(result, args)
-    result["failures"] = failures
-    print("RESULT " + json.dumps(result))
-    return 1 if failures else 0
+    return common.main(parse_args(argv), run, check)
 
 
 if __name__ == "__main__":

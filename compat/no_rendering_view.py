@@ -13,12 +13,12 @@ Prints one ``RESULT {json}`` line and exits non-zero when a check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
 import carla
+import common
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -44,24 +44,13 @@ LIGHT_COLOURS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="IP of the host server")
-    parser.add_argument("-p", "--port", type=int, default=2000, help="TCP port (default 2000)")
-    parser.add_argument("--tm-port", type=int, default=8000, help="Traffic Manager port")
-    parser.add_argument("--town", default=None, help="load this map first (default: keep)")
+    parser = common.connection_parser(__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=40, help="number of synchronous ticks")
     parser.add_argument("-n", "--number-of-vehicles", type=int, default=4)
     parser.add_argument("--pixels-per-meter", type=float, default=2.0)
     parser.add_argument("--output", type=Path, default=Path("_out/no_rendering_view.png"))
     parser.add_argument("--timeout", type=float, default=20.0, help="client timeout [s]")
     return parser.parse_args(argv)
-
-
-def load_town(client: carla.Client, town: str | None) -> carla.World:
-    world = client.get_world()
-    if town and world.get_map().name.split("/")[-1] != town:
-        world = client.load_world(town)
-    return world
 
 
 class TopDown:
@@ -140,9 +129,7 @@ def draw_actors(view: TopDown, world: carla.World, hero_id: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    client = carla.Client(args.host, args.port)
-    client.set_timeout(args.timeout)
-    world = load_town(client, args.town)
+    client, world = common.connect(args)
     original_settings = world.get_settings()
     traffic_manager = client.get_trafficmanager(args.tm_port)
     vehicles: list[carla.Actor] = []
@@ -216,16 +203,7 @@ def check(result: dict, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failures = check(result, args)
-    result["failures"] = failures
-    print("RESULT " + json.dumps(result))
-    return 1 if failures else 0
+    return common.main(parse_args(argv), run, check)
 
 
 if __name__ == "__main__":

@@ -10,34 +10,21 @@ non-zero when a check fails.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import queue
-import sys
 
 import carla
+import common
 import numpy as np
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="IP of the host server")
-    parser.add_argument("-p", "--port", type=int, default=2000, help="TCP port (default 2000)")
-    parser.add_argument("--tm-port", type=int, default=8000, help="Traffic Manager port")
-    parser.add_argument("--town", default=None, help="load this map first (default: keep)")
+    parser = common.connection_parser(__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=50, help="number of synchronous ticks")
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--delta", type=float, default=0.05, help="fixed delta seconds")
     parser.add_argument("--timeout", type=float, default=20.0, help="client/sensor timeout [s]")
     return parser.parse_args(argv)
-
-
-def load_town(client: carla.Client, town: str | None) -> carla.World:
-    world = client.get_world()
-    if town and world.get_map().name.split("/")[-1] != town:
-        world = client.load_world(town)
-    return world
 
 
 def depth_in_meters(image: carla.Image) -> np.ndarray:
@@ -48,29 +35,14 @@ def depth_in_meters(image: carla.Image) -> np.ndarray:
     return 1000.0 * normalized
 
 
-def retrieve(sensor_queue: queue.Queue, frame: int, timeout: float) -> carla.SensorData:
-    """The queued measurement of ``frame`` (older ones are dropped)."""
-    while True:
-        data = sensor_queue.get(timeout=timeout)
-        if data.frame == frame:
-            return data
-        if data.frame > frame:
-            raise RuntimeError(f"sensor skipped frame {frame} (got {data.frame})")
-
-
 def run(args: argparse.Namespace) -> dict:
-    client = carla.Client(args.host, args.port)
-    client.set_timeout(args.timeout)
-    world = load_town(client, args.town)
+    client, world = common.connect(args)
     original_settings = world.get_settings()
     traffic_manager = client.get_trafficmanager(args.tm_port)
     actors: list[carla.Actor] = []
     result: dict = {"ticks": 0, "matched": 0}
     try:
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = args.delta
-        world.apply_settings(settings)
+        common.set_synchronous(world, args.delta)
         traffic_manager.set_synchronous_mode(True)
 
         library = world.get_blueprint_library()
@@ -106,8 +78,8 @@ def run(args: argparse.Namespace) -> dict:
             snapshot = world.get_snapshot()
             if snapshot.frame != frame:
                 raise RuntimeError(f"snapshot frame {snapshot.frame} != tick frame {frame}")
-            rgb = retrieve(queues["sensor.camera.rgb"], frame, args.timeout)
-            depth = retrieve(queues["sensor.camera.depth"], frame, args.timeout)
+            rgb = common.retrieve(queues["sensor.camera.rgb"], frame, args.timeout)
+            depth = common.retrieve(queues["sensor.camera.depth"], frame, args.timeout)
             result["ticks"] += 1
             if rgb.frame == depth.frame == frame:
                 result["matched"] += 1
@@ -119,13 +91,7 @@ def run(args: argparse.Namespace) -> dict:
         result["distance_m"] = vehicle.get_location().distance(spawn_point.location)
         result["spectator_gap_m"] = spectator.get_location().distance(vehicle.get_location())
     finally:
-        for actor in actors:
-            if isinstance(actor, carla.Sensor):
-                actor.stop()
-        for actor in reversed(actors):
-            actor.destroy()
-        traffic_manager.set_synchronous_mode(False)
-        world.apply_settings(original_settings)
+        common.clean_up(world, original_settings, actors, traffic_manager)
     return result
 
 
@@ -143,22 +109,8 @@ def check(result: dict, args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except (RuntimeError, queue.Empty) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    failures = check(result, args)
-    result["failures"] = failures
-    print("RESULT " + json.dumps(result))
-    return 1 if failures else 0
+    return common.main(parse_args(argv), run, check, sensors=True)
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The 0.9.16 client may abort in its static destructors when a process exits right
-    # after a sensor stopped streaming (with CARLA too); everything is already cleaned up.
-    os._exit(code)
+    common.hard_exit(main())

@@ -11,28 +11,18 @@ exits non-zero when a check fails.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import carla
+import common
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1", help="IP of the host server")
-    parser.add_argument("-p", "--port", type=int, default=2000, help="TCP port (default 2000)")
-    parser.add_argument("--town", default=None, help="load this map first (default: keep)")
+    parser = common.connection_parser(__doc__.splitlines()[0], tm_port=False)
     parser.add_argument("--filter", default="vehicle.tesla.model3", help="vehicle blueprint")
     parser.add_argument("--delta", type=float, default=0.05, help="fixed delta seconds")
     parser.add_argument("--timeout", type=float, default=20.0, help="client timeout [s]")
     return parser.parse_args(argv)
-
-
-def load_town(client: carla.Client, town: str | None) -> carla.World:
-    world = client.get_world()
-    if town and world.get_map().name.split("/")[-1] != town:
-        world = client.load_world(town)
-    return world
 
 
 def speed_along(vehicle: carla.Vehicle, direction: carla.Vector3D) -> float:
@@ -53,17 +43,12 @@ def impulse_response(world: carla.World, vehicle: carla.Vehicle, impulse: float)
 
 
 def run(args: argparse.Namespace) -> dict:
-    client = carla.Client(args.host, args.port)
-    client.set_timeout(args.timeout)
-    world = load_town(client, args.town)
+    _client, world = common.connect(args)
     original_settings = world.get_settings()
     vehicle = None
     result: dict = {}
     try:
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = args.delta
-        world.apply_settings(settings)
+        common.set_synchronous(world, args.delta)
 
         bp = world.get_blueprint_library().filter(args.filter)[0]
         spawn_point = world.get_map().get_spawn_points()[1]
@@ -122,16 +107,7 @@ def check(result: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        result = run(args)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    failures = check(result)
-    result["failures"] = failures
-    print("RESULT " + json.dumps(result))
-    return 1 if failures else 0
+    return common.main(parse_args(argv), run, lambda result, _args: check(result))
 
 
 if __name__ == "__main__":
