@@ -39,6 +39,9 @@ _RECV_SIZE = 256 * 1024
 _FLUSH_BYTES = 1024 * 1024
 # Pause after a failed accept (e.g. out of descriptors) before trying again.
 _ACCEPT_RETRY_SECONDS = 0.05
+#: Connections served at once. Each may buffer up to ``_MAX_BUFFER`` of an incomplete
+#: frame, so this bounds the server's memory; a CARLA client holds one or two.
+MAX_CONNECTIONS = 64
 #: Longest method name kept in statistics, logs and error replies (longer ones are cut).
 _NAME_SHOWN = 120
 #: Unknown-method calls recorded in :attr:`RpcServer.unknown_methods` (the first ones).
@@ -186,6 +189,17 @@ class RpcServer:
             if not self._running:
                 conn.close()
                 break
+            with self._conns_lock:
+                full = len(self._conns) >= MAX_CONNECTIONS
+            if full:
+                conn.close()
+                logger.warning(
+                    "RPC port %d: refused %s, already serving %d connections",
+                    self._port,
+                    addr,
+                    MAX_CONNECTIONS,
+                )
+                continue
             try:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 thread = threading.Thread(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from carla_lite.protocol.rpc_server import RpcServer
+from carla_lite.protocol.rpc_server import MAX_CONNECTIONS, RpcServer
 from carla_lite.protocol.streaming import StreamServer
 from carla_lite.protocol.wire_types import WireError, ok
 from tests.carla_lite.fuzz import strategies as fz
@@ -98,6 +98,27 @@ def _exhaust(port: int, spare: int = 60) -> None:
         for sock in socks:
             sock.close()
     assert limited
+
+
+def test_connections_beyond_the_cap_are_closed_and_the_server_keeps_serving(
+    rpc: RpcServer,
+) -> None:
+    """Each connection may buffer a 64 MiB frame: the count of them bounds the memory."""
+    held = [socket.create_connection(("127.0.0.1", rpc.port)) for _ in range(MAX_CONNECTIONS)]
+    try:
+        deadline = time.monotonic() + 10.0
+        while len(rpc._conns) < MAX_CONNECTIONS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", rpc.port)) as extra:
+            extra.settimeout(10.0)
+            assert extra.recv(1) == b"", "the connection past the cap is closed"
+    finally:
+        for conn in held:
+            conn.close()
+    deadline = time.monotonic() + 10.0
+    while len(rpc._conns) >= MAX_CONNECTIONS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fz.call(rpc.port, "version", [])[2] is None  # served again once below the cap
 
 
 def test_rpc_server_accepts_again_after_running_out_of_descriptors(rpc: RpcServer) -> None:
