@@ -140,3 +140,19 @@ def process_stats(pid: int) -> dict[str, float]:
         "fds": len(os.listdir(f"/proc/{pid}/fd")),
         "threads": int(fields["Threads"].strip()),
     }
+
+
+def child_pids(pid: int | None = None) -> list[int]:
+    """Live child processes of ``pid`` (default: this process), from /proc."""
+    parent = str(os.getpid() if pid is None else pid)
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            # The command name may hold spaces and parentheses: split after the last ')'.
+            if stat.rsplit(")", 1)[1].split()[1] == parent:
+                found.append(int(entry))
+    return found

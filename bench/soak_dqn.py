@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import process_stats  # noqa: E402
+from bench.servers import child_pids, process_stats  # noqa: E402
 from dqn_example.dqn_experiment import DQNExperiment  # noqa: E402
 from rllib_integration.carla_env import CarlaEnv  # noqa: E402
 from rllib_integration.errors import RllibIntegrationError  # noqa: E402
@@ -75,21 +75,6 @@ class Watchdog:
         self._stop.set()
 
 
-def children() -> int:
-    """Live child processes of this process."""
-    me = str(os.getpid())
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if stat.rsplit(")", 1)[1].split()[1] == me:
-                count += 1
-    return count
-
-
 def sample(env: CarlaEnv, tick: int, episodes: int, start: float) -> dict[str, Any]:
     world, server = env.core.world, env.core.server
     assert world is not None and server is not None and server.pid is not None
@@ -101,7 +86,7 @@ def sample(env: CarlaEnv, tick: int, episodes: int, start: float) -> dict[str, A
         "server": process_stats(server.pid),
         "server_pid": server.pid,
         "actors": {kind: len(actors.filter(kind)) for kind in ACTOR_KINDS},
-        "children": children(),
+        "children": len(child_pids()),
         "episodes": episodes,
         "ticks_per_s": round(tick / (time.perf_counter() - start), 1),
     }

@@ -357,13 +357,15 @@ def deterministic_action(
     Returns:
         ``(B, action_size)`` float32 array.
     """
-    device = next(network.parameters()).device
-    obs = {
-        key: torch.as_tensor(value, device=device) for key, value in observation_dict_batch.items()
-    }
     with torch.no_grad():
-        mean = network.action_mean(network.encode(obs))
+        mean = network.action_mean(network.encode(_tensors(network, observation_dict_batch)))
     return mean.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32, copy=False)
+
+
+def _tensors(network: PolicyNetwork, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The observation batch as tensors on the network's device."""
+    device = next(network.parameters()).device
+    return {key: torch.as_tensor(value, device=device) for key, value in batch.items()}
 
 
 def sampled_action(
@@ -381,13 +383,9 @@ def sampled_action(
     Returns:
         ``(B, action_size)`` float32 array.
     """
-    device = next(network.parameters()).device
-    obs = {
-        key: torch.as_tensor(value, device=device) for key, value in observation_dict_batch.items()
-    }
     with torch.no_grad():
-        mean = network.action_mean(network.encode(obs))
-        noise = torch.randn(mean.shape, generator=generator).to(device)
+        mean = network.action_mean(network.encode(_tensors(network, observation_dict_batch)))
+        noise = torch.randn(mean.shape, generator=generator).to(mean.device)
         action = mean + network.log_std.exp() * noise
     return action.clamp(-1.0, 1.0).cpu().numpy().astype(np.float32, copy=False)
 

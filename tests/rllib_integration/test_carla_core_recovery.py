@@ -42,17 +42,7 @@ PRELUDE = """
                 if i in before and math.hypot(x - before[i][0], y - before[i][1]) > metres
             )
 
-        def children():
-            found = []
-            for pid in os.listdir("/proc"):
-                if pid.isdigit():
-                    try:
-                        with open(f"/proc/{pid}/stat") as f:
-                            if int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                                found.append(int(pid))
-                    except OSError:
-                        pass
-            return found
+        from bench.servers import child_pids as children
 
         def gone(pid):
             return not os.path.exists(f"/proc/{pid}")

@@ -23,17 +23,7 @@ PRELUDE = """
         )
         from tests.rllib_integration.experiments import env_config
 
-        def children():
-            found = []
-            for pid in os.listdir("/proc"):
-                if pid.isdigit():
-                    try:
-                        with open(f"/proc/{pid}/stat") as f:
-                            if int(f.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                                found.append(int(pid))
-                    except OSError:
-                        pass
-            return found
+        from bench.servers import child_pids as children
 
         def experiment_config(town):
             env = CarlaEnv(env_config())
