@@ -62,6 +62,8 @@ class _Catalogued:
 
 
 _IGNORED = _Catalogued(kind=None)
+#: Entries of gone actors tolerated in the catalogue beyond twice the actors present.
+CATALOGUE_SLACK = 64
 
 
 class BirdviewManager(PseudoSensor):
@@ -119,6 +121,8 @@ class BirdviewManager(PseudoSensor):
         present = [(a.id, a) for a in snapshot]
         new = [actor_id for actor_id, _ in present if actor_id not in self._catalogue]
         if new:
+            if len(self._catalogue) > 2 * len(present) + CATALOGUE_SLACK:
+                self._forget_gone(present)
             self._catalogue_actors(new, dict(present))
         actors: list[ActorShape] = []
         lights: list[TrafficLightShape] = []
@@ -152,6 +156,13 @@ class BirdviewManager(PseudoSensor):
                 f"BirdView {self.name!r}: rendering frame {frame} failed: {exc}"
             ) from exc
         self.update_sensor(data, frame)
+
+    def _forget_gone(self, present: list[tuple[int, Any]]) -> None:
+        """Drop the entries of actors no longer in the world (every reset spawns a new hero
+        and sensors within the same episode: kept, they grew the catalogue for good)."""
+        alive = {actor_id for actor_id, _ in present}
+        for actor_id in [i for i in self._catalogue if i not in alive]:
+            del self._catalogue[actor_id]
 
     def _catalogue_actors(self, ids: list[int], snapshots: dict[int, Any]) -> None:
         """Look up the static facts of actors seen for the first time (one RPC)."""
