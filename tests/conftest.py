@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -92,16 +93,23 @@ class ServerProcess:
         return self.process.returncode
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A fresh server on the default map; asserts no unknown RPC was called."""
-    proc = ServerProcess(tmp_path)
+@contextlib.contextmanager
+def checked_server(tmp_path: Path, *extra_args: str) -> Iterator[ServerProcess]:
+    """A fresh server; on leaving, asserts it is alive and no unknown RPC was called."""
+    proc = ServerProcess(tmp_path, *extra_args)
     try:
         yield proc
         assert proc.alive(), f"server died:\n{proc.log()}"
         assert proc.unknown_rpcs() == []
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh server on the default map; asserts no unknown RPC was called."""
+    with checked_server(tmp_path) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

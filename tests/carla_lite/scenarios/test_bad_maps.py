@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, ServerProcess, run_client
+from tests.conftest import REPO_ROOT, ServerProcess, checked_server, run_client
 
 HIGHWAY = (REPO_ROOT / "carla_lite" / "maps" / "builtin" / "LiteHighway01.xodr").read_text()
 #: A valid XML map the client itself fails on (``s <= road->GetLength()``) after loading it.
@@ -61,13 +61,8 @@ def bad_maps_server(tmp_path: Path) -> Iterator[ServerProcess]:
     maps.mkdir()
     (maps / "Truncated.xodr").write_text(HIGHWAY[:3000])
     (maps / "Latin1.xodr").write_bytes(b'<OpenDRIVE><header name="caf\xe9"/></OpenDRIVE>')
-    proc = ServerProcess(tmp_path, f"--maps-dir={maps}")
-    try:
+    with checked_server(tmp_path, f"--maps-dir={maps}") as proc:
         yield proc
-        assert proc.alive(), f"server died:\n{proc.log()}"
-        assert proc.unknown_rpcs() == []
-    finally:
-        proc.stop()
 
 
 def test_bad_maps_are_refused_and_the_world_keeps_working(bad_maps_server: ServerProcess) -> None:
