@@ -75,10 +75,9 @@ def _at(data: Mapping[str, Any], *keys: Any) -> Any:
     return data
 
 
-def _median(bench: Mapping[str, Any], group: str, name: str) -> float:
-    return float(
-        _at(bench, group, name, "median_ticks_per_s" if "ticks" in group else "median_steps_per_s")
-    )
+def _tm_ticks(bench: Mapping[str, Any], name: str) -> float:
+    """The median sync ticks/s of one bench_traffic_manager configuration."""
+    return float(_at(bench, "sync_ticks_per_s", name, "median_ticks_per_s"))
 
 
 def _layout(bench: Mapping[str, Any], runners: int) -> float:
@@ -116,13 +115,13 @@ FIGURES = [
     Figure(
         "sync ticks/s, 50 TM vehicles",
         "traffic_manager",
-        lambda b: _median(b, "sync_ticks_per_s", "server_tm_50"),
+        lambda b: _tm_ticks(b, "server_tm_50"),
         ">= 300",
     ),
     Figure(
         "sync ticks/s, 100 TM vehicles",
         "traffic_manager",
-        lambda b: _median(b, "sync_ticks_per_s", "server_tm_100"),
+        lambda b: _tm_ticks(b, "server_tm_100"),
     ),
     Figure(
         "50 TM vehicles / no NPCs (same run)",
