@@ -31,6 +31,9 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
         "blueprint": "vehicle.lincoln.mkz_2017",
         "sensors": {},  # {name: {"type": blueprint id or "sensor.birdview", attr: value}}
         "spawn_points": [],  # "x,y,z" or "x,y,z,roll,pitch,yaw"; empty: the map's
+        # On reset, move the hero to its new place rather than respawn it (fewer round
+        # trips, no client memory growth); a seeded reset always respawns it.
+        "teleport_on_reset": True,
     },
     "background_activity": {
         "n_vehicles": 0,

@@ -47,6 +47,7 @@ from rllib_integration.server import (
     embedded_start_map,
     start_server,
 )
+from rllib_integration.spawn_places import clearly_free
 
 log = logging.getLogger(__name__)
 
@@ -472,27 +473,38 @@ class CarlaCore:
         hero_config: Mapping[str, Any],
         rng: random.Random,
         spawn_points: list[carla.Transform] | None = None,
+        *,
+        respawn: bool = False,
     ) -> carla.Vehicle:
-        """Respawn the hero (and its sensors).
+        """Put the hero at a new place, with fresh sensors.
+
+        With ``hero.teleport_on_reset`` (the default) the hero of the last episode is moved
+        there and brought to rest, when the place is clearly free (``spawn_places``);
+        otherwise, as in the original, it is destroyed and spawned anew. Moving it saves
+        round trips, and memory: the 0.9.16 client never forgets a destroyed actor (its
+        actor cache is only cleared by a new episode), about 1.3 KiB per respawn.
 
         Args:
             hero_config: the experiment's ``hero`` section.
             rng: draws the spawn point among the config's (or the map's) points.
             spawn_points: the places to try, in this order, instead of a random one of the
                 config's (an experiment's choice, e.g. a route's start).
+            respawn: spawn a new hero even if the last one could be moved (a seeded reset:
+                its episode must not depend on the ones before).
 
         Raises:
             SpawnError: Every spawn point is occupied.
             ServerLostError: The server died or stopped answering meanwhile.
         """
         with self._server_calls():
-            return self._reset_hero(hero_config, rng, spawn_points)
+            return self._reset_hero(hero_config, rng, spawn_points, respawn)
 
     def _reset_hero(
         self,
         hero_config: Mapping[str, Any],
         rng: random.Random,
         chosen: list[carla.Transform] | None,
+        respawn: bool,
     ) -> carla.Vehicle:
         assert self.world is not None and self.map is not None
         self.sensor_interface.destroy()
@@ -509,14 +521,11 @@ class CarlaCore:
                 f"experiment.hero.blueprint: no blueprint {hero_config['blueprint']!r}"
             ) from None
         blueprint.set_attribute("role_name", "hero")
-        if self.hero is not None:
+        movable = self._movable_hero(hero_config, respawn)
+        if movable is None and self.hero is not None:
             self._destroy_actor(self.hero)
             self.hero = None
-        for transform in spawn_points:
-            self.hero = self.world.try_spawn_actor(blueprint, transform)
-            if self.hero is not None:
-                break
-            log.debug("Could not spawn hero, changing spawn point")
+        self.hero = self._place_hero(blueprint, spawn_points, movable)
         if self.hero is None:
             raise SpawnError(
                 f"could not spawn the hero ({hero_config['blueprint']}): all "
@@ -526,6 +535,59 @@ class CarlaCore:
         for name, attributes in hero_config["sensors"].items():
             SensorFactory.spawn(name, dict(attributes), self.sensor_interface, self.hero)
         return self.hero
+
+    def _place_hero(
+        self,
+        blueprint: carla.ActorBlueprint,
+        places: list[carla.Transform],
+        movable: carla.Vehicle | None,
+    ) -> carla.Vehicle | None:
+        """Move ``movable`` to the first clearly free place, or else spawn a new hero at the
+        first place the server accepts; None if every place is taken."""
+        assert self.world is not None
+        others = self.world.get_actors() if movable is not None else []
+        for place in places:
+            if (
+                movable is not None
+                and clearly_free(place, movable, others)
+                and self._bring_to_rest_at(movable, place)
+            ):
+                return movable
+            if self.hero is not None:  # only the server can tell whether it fits here
+                self._destroy_actor(self.hero)
+                self.hero = movable = None
+            hero = self.world.try_spawn_actor(blueprint, place)
+            if hero is not None:
+                return hero
+            log.debug("Could not spawn hero, changing spawn point")
+        return None
+
+    def _movable_hero(self, hero_config: Mapping[str, Any], respawn: bool) -> carla.Vehicle | None:
+        """The last episode's hero if it may be moved rather than respawned, else None."""
+        hero = self.hero
+        if respawn or hero is None or not hero_config["teleport_on_reset"]:
+            return None
+        if not hero.is_alive or hero.type_id != hero_config["blueprint"]:
+            return None
+        return hero
+
+    def _bring_to_rest_at(self, hero: carla.Vehicle, transform: carla.Transform) -> bool:
+        """Teleport the hero, still and with a neutral control, as a fresh spawn would be.
+
+        False (logged) if the server refused a command: the hero is then respawned.
+        """
+        assert self.client is not None
+        still = carla.Vector3D()
+        commands = [
+            carla.command.ApplyTransform(hero.id, transform),
+            carla.command.ApplyTargetVelocity(hero.id, still),
+            carla.command.ApplyTargetAngularVelocity(hero.id, still),
+            carla.command.ApplyVehicleControl(hero.id, carla.VehicleControl()),
+        ]
+        errors = [r.error for r in self.client.apply_batch_sync(commands, False) if r.error]
+        if errors:
+            log.warning("could not move the hero, respawning it: %s", errors[0])
+        return not errors
 
     def _spawn_points(self, configured: list[str], rng: random.Random) -> list[carla.Transform]:
         assert self.map is not None

@@ -95,11 +95,11 @@ class CarlaEnv(gymnasium.Env):
         elif seed is not None:
             activity = self.experiment.config["background_activity"]
             self.core.spawn_npcs(activity["n_vehicles"], activity["n_walkers"], self._rng)
-        self.hero = self._spawn_hero()
+        self.hero = self._spawn_hero(seed)
         self.experiment.reset()
         return self.core.tick(None)
 
-    def _spawn_hero(self) -> Any:
+    def _spawn_hero(self, seed: int | None) -> Any:
         """The hero at the experiment's chosen places, or at the config's spawn points.
 
         When every place the experiment chose is taken (e.g. a queue of NPCs over a route's
@@ -109,7 +109,9 @@ class CarlaEnv(gymnasium.Env):
         for attempt in range(1, SPAWN_CHOICES + 1):
             chosen = self.experiment.hero_spawn_points(self.core, self._rng)
             try:
-                return self.core.reset_hero(hero_config, self._rng, chosen)
+                return self.core.reset_hero(
+                    hero_config, self._rng, chosen, respawn=seed is not None
+                )
             except SpawnError:
                 if chosen is None or attempt == SPAWN_CHOICES:
                     raise

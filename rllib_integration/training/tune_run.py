@@ -27,6 +27,7 @@ from rllib_integration.training.ray_logging import LOG_FILE, RayOutput
 
 RAM_STOP_PERCENT = 85.0  # the original's stop criterion (perf/ram_util_percent)
 CURVE_FILE = "learning_curve.png"
+DEFAULT_KEPT_CHECKPOINTS = 5  # the latest; ``--restore`` and the export need only the last
 #: The curve's panels when the example names none: result key -> axis label.
 DEFAULT_CURVE_METRICS: dict[str, str] = {RETURN_KEY: "episode return mean"}
 #: The curve's driving panels (``callbacks.DrivingMetricsCallbacks``), drawn when logged.
@@ -36,12 +37,20 @@ DRIVING_CURVE_METRICS: dict[str, str] = {
 }
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 (keep all) or more")
+    return value
+
+
 def add_training_arguments(parser: argparse.ArgumentParser, default_name: str) -> None:
     """The options every ``*_train.py`` shares (directory, restore, TensorBoard, stops).
 
     Args:
         parser: gets ``-d/--directory``, ``-n/--name``, ``--restore``, ``--overwrite``,
-            ``--tboff``, ``--stop-iters``, ``--stop-timesteps`` and ``--stop-seconds``.
+            ``--tboff``, ``--stop-iters``, ``--stop-timesteps``, ``--stop-seconds`` and
+            ``--keep-checkpoints``.
         default_name: the experiment name when ``-n`` is not given.
     """
     parser.add_argument(
@@ -66,6 +75,13 @@ def add_training_arguments(parser: argparse.ArgumentParser, default_name: str) -
     )
     parser.add_argument(
         "--stop-seconds", type=float, default=None, help="stop after N seconds of training"
+    )
+    parser.add_argument(
+        "--keep-checkpoints",
+        type=_non_negative_int,
+        default=DEFAULT_KEPT_CHECKPOINTS,
+        help="keep the latest N checkpoints, one per iteration; 0 keeps them all, as the "
+        "original did (an hour of DQN writes 3.4 GB) (default: %(default)s)",
     )
 
 
@@ -201,7 +217,11 @@ def _run_tuner(
             name=args.name,
             storage_path=directory,
             stop=stopper(args),
-            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, checkpoint_at_end=True),
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=1,
+                checkpoint_at_end=True,
+                num_to_keep=args.keep_checkpoints or None,
+            ),
             callbacks=[progress_callback(output.console, job.progress_note)],
             verbose=0,
         ),

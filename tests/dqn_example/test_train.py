@@ -54,7 +54,7 @@ def _trials(directory: Path) -> list[Path]:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     tmp_path = tmp_path_factory.mktemp("train")
     config, directory = _tiny_yaml(tmp_path), tmp_path / "runs"
-    done = _train(config, directory, "--stop-iters", "2")
+    done = _train(config, directory, "--stop-iters", "2", "--keep-checkpoints", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     return config, directory, done.stdout
 
@@ -62,10 +62,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 def test_smoke_train_writes_checkpoints_network_and_curve(trained: tuple[Path, Path, str]) -> None:
     _, directory, stdout = trained
     (trial,) = _trials(directory)
-    assert sorted(p.name for p in trial.glob("checkpoint_*")) == [
-        "checkpoint_000000",
-        "checkpoint_000001",
-    ]
+    # One checkpoint per iteration, the older one deleted (--keep-checkpoints 1).
+    assert sorted(p.name for p in trial.glob("checkpoint_*")) == ["checkpoint_000001"]
     assert (trial / "q_network.pt").is_file() and (trial / "learning_curve.png").is_file()
     assert (trial / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     progress = [line for line in stdout.splitlines() if line.startswith("iter ")]

@@ -46,6 +46,14 @@ def test_shared_options() -> None:
         True,
     )
     assert args.stop_timesteps is None and not args.restore and not args.overwrite
+    assert args.keep_checkpoints == 5
+    assert _args("--keep-checkpoints", "0").keep_checkpoints == 0  # keep all
+
+
+def test_negative_keep_checkpoints_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _args("--keep-checkpoints", "-1")
+    assert "-1 is negative; give 0 (keep all) or more" in capsys.readouterr().err
 
 
 def test_run_script_statuses_always_end_with_done(capsys: pytest.CaptureFixture[str]) -> None:
