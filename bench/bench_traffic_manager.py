@@ -42,7 +42,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import connect_sync, free_port, start_server, stop_server  # noqa: E402
+from bench.servers import (  # noqa: E402
+    connect_sync,
+    free_port,
+    git_head,
+    start_server,
+    stop_server,
+)
 
 TOWN = "LiteTown01"
 DT = 0.05
@@ -197,23 +203,6 @@ def child_main(spec: dict[str, Any]) -> None:
 
 
 # -- parent -----------------------------------------------------------------------------------
-def git_head() -> str:
-    """HEAD, with "+modified" when carla_lite/ or rllib_integration/ differ from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "carla_lite", "rllib_integration"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return (head or "unknown") + ("+modified" if dirty else "")
-
-
 def server_answers(port: int, timeout: float = 3.0) -> bool:
     """Whether the simulator answers a plain msgpack-rpc ``version`` call (its handlers run
     under the world's lock, so an answer also means no tick is stuck inside the server)."""

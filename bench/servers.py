@@ -156,3 +156,20 @@ def child_pids(pid: int | None = None) -> list[int]:
             if stat.rsplit(")", 1)[1].split()[1] == parent:
                 found.append(int(entry))
     return found
+
+
+def git_head() -> str:
+    """HEAD, with "+modified" when carla_lite/ or rllib_integration/ differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "carla_lite", "rllib_integration"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+modified" if dirty else "")

@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.servers import child_pids, process_stats  # noqa: E402
+from bench.servers import child_pids, git_head, process_stats  # noqa: E402
 from dqn_example.dqn_experiment import DQNExperiment  # noqa: E402
 from rllib_integration.carla_env import CarlaEnv  # noqa: E402
 from rllib_integration.errors import RllibIntegrationError  # noqa: E402
@@ -168,7 +168,9 @@ def summarize(
     growth["children"] = last["children"] - first["children"]
     return {
         "benchmark": "soak_dqn",
+        "commit": git_head(),
         "config": CONFIG,
+        "seed_every": args.seed_every,
         "npc_vehicles": args.vehicles,
         "npc_walkers": args.walkers,
         "seconds": round(time.perf_counter() - start, 1),
