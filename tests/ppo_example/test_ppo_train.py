@@ -14,24 +14,9 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, run_python
+from tests.ppo_example.tiny_config import CPU_YAML, tiny_ppo_yaml
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-CPU_YAML = REPO_ROOT / "ppo_example" / "ppo_config.yaml"
-
-
-def _tiny_yaml(tmp_path: Path) -> Path:
-    data = yaml.safe_load(CPU_YAML.read_text())
-    data["env_runners"].update(num_env_runners=1, num_envs_per_env_runner=2)
-    data["env_runners"]["rollout_fragment_length"] = 64
-    data["training"].update(train_batch_size=128, minibatch_size=64, num_epochs=1)
-    data["reporting"]["min_sample_timesteps_per_iteration"] = 128
-    experiment = data["env_config"]["experiment"]
-    experiment["background_activity"].update(n_vehicles=4, n_walkers=2)
-    experiment["route"]["length"] = 80.0
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +29,8 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     tmp_path = tmp_path_factory.mktemp("ppo")
-    config, directory = _tiny_yaml(tmp_path), tmp_path / "runs"
+    config = tiny_ppo_yaml(tmp_path, envs_per_runner=2, n_vehicles=4, n_walkers=2)
+    directory = tmp_path / "runs"
     done = _run("ppo_train.py", str(config), "--tboff", "-d", str(directory), "--stop-iters", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     (trial,) = [p for p in (directory / "ppo_example").iterdir() if p.is_dir()]

@@ -20,9 +20,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import REPO_ROOT, run_python
+from tests.ppo_example.tiny_config import tiny_ppo_yaml
 
 PRELUDE = """
         import os, signal
@@ -184,14 +184,7 @@ ITERATIONS = 12
 @pytest.mark.ray
 @pytest.mark.slow
 def test_training_keeps_going_when_its_simulator_is_killed(tmp_path: Path) -> None:
-    data = yaml.safe_load((REPO_ROOT / "ppo_example" / "ppo_config.yaml").read_text())
-    data["env_runners"].update(num_env_runners=1, num_envs_per_env_runner=1)
-    data["env_runners"]["rollout_fragment_length"] = 64
-    data["training"].update(train_batch_size=128, minibatch_size=64, num_epochs=1)
-    data["reporting"]["min_sample_timesteps_per_iteration"] = 128
-    data["env_config"]["experiment"]["background_activity"].update(n_vehicles=2, n_walkers=0)
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config = tiny_ppo_yaml(tmp_path, envs_per_runner=1, n_vehicles=2, n_walkers=0)
     directory = tmp_path / "runs"
     command = [sys.executable, str(REPO_ROOT / "ppo_train.py"), str(config), "--tboff"]
     command += ["-d", str(directory), "-n", "faults", "--stop-iters", str(ITERATIONS)]
