@@ -122,7 +122,7 @@ def _sat_depth(
     return depth, np.stack((axis_x * sign, axis_y * sign), axis=1)
 
 
-#: Up to this many bodies the broad phase tests every pair (an n x n array) rather than sweep.
+#: Up to this many bodies the broad phase tests every pair rather than sweep.
 DENSE_BROAD_PHASE = 256
 
 
@@ -167,12 +167,12 @@ def overlapping_pairs(
     radius = np.hypot(half_len, half_wid)
     if n <= DENSE_BROAD_PHASE:
         # All pairs at once: for a town's worth of bodies fewer numpy calls than the sweep,
-        # and np.nonzero lists them sorted by i, then j.
-        dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
-        reach = radius[:, None] + radius[None, :]
-        near = dx * dx + dy * dy <= reach * reach
-        near &= _upper_triangle(n)
-        i, j = np.nonzero(near)
+        # and the pairs come sorted by i, then j.
+        i, j = _all_pairs(n)
+        dx, dy = cx[j] - cx[i], cy[j] - cy[i]
+        reach = radius[i] + radius[j]
+        near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+        i, j = i[near], j[near]
         keep = (z_low[i] < z_high[j]) & (z_low[j] < z_high[i])
         i, j = i[keep], j[keep]
     else:
@@ -195,9 +195,13 @@ def overlapping_pairs(
 
 
 @functools.lru_cache(maxsize=8)
-def _upper_triangle(n: int) -> np.ndarray:
-    """(n, n) mask of the pairs i < j."""
-    return np.triu(np.ones((n, n), dtype=bool), 1)
+def _all_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i < j of n boxes, sorted by i, then j (a flat list gathers faster than
+    an n x n array is built)."""
+    i, j = np.triu_indices(n, 1)
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    i.flags.writeable = j.flags.writeable = False  # shared by every call
+    return i, j
 
 
 def contact_normal_and_depth(
