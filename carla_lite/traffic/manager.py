@@ -195,9 +195,9 @@ class TrafficManager(Manoeuvres):
         d0, dist = _distances(g, path, px, py)
         cols = self._settings()
         hits, hit_speed, hit_obstacle = self._obstacles(scene, path, dist, cols, speed)
-        self._lane_changes(scene, cols, hits, hit_speed, speed, d0, dt)
-        path = paths.path[:, :k]  # lane changes re-planned some rows
-        d0, dist = _distances(g, path, px, py)
+        if self._lane_changes(scene, cols, hits, hit_speed, speed, d0, dt):
+            path = paths.path[:, :k]  # some rows were re-planned
+            d0, dist = _distances(g, path, px, py)
         target_speed = self._target_speed(scene, path, dist, cols, speed, hits, hit_speed)
         assert self._obstacles_fixed is not None
         bumper_speed, bumper_obstacle = bumper(scene, self._obstacles_fixed, pose, speed, st)
