@@ -377,7 +377,7 @@ class TrafficManager(Manoeuvres):
         first = np.where(any_hit, np.argmax(blocking, axis=1) + 1, HORIZON)
         column = np.minimum(first - 1, k - 2)
         hit_obstacle = np.where(any_hit, seen[np.arange(len(first)), column], -1)
-        hit_obstacle = break_deadlocks(len(scene.vehicle_ids), own, first, hit_obstacle)
+        hit_obstacle = break_deadlocks(fixed, first, hit_obstacle)
         hit_obstacle = self._break_cycles(scene, own, speed, hit_obstacle)
         first = np.where(hit_obstacle >= 0, first, HORIZON)
         # Only the obstacle's speed along our path counts: crossing traffic is a standstill.
@@ -391,9 +391,7 @@ class TrafficManager(Manoeuvres):
     ) -> np.ndarray:
         """Three or more stopped vehicles each waiting for the next: the lowest id creeps on."""
         waiting = np.abs(speed) < CREEP_SPEED
-        waits_for = waiting_rows(
-            self._obstacles_fixed, len(scene.vehicle_ids), waiting, hit_obstacle
-        )
+        waits_for = waiting_rows(self._obstacles_fixed, waiting, hit_obstacle)
         if np.count_nonzero(waits_for >= 0) < 3:
             self._creeping = np.zeros(len(own), dtype=bool)
             return hit_obstacle

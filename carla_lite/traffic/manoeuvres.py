@@ -75,7 +75,7 @@ class Manoeuvres:
         reversing = st["reversing"] > 0.0
         still = (np.abs(speed) < STALL_SPEED) & ~reversing
         stalled = still & (target > 1.0)
-        waits_for = waiting_rows(self._obstacles_fixed, len(scene.vehicle_ids), still, blocker)
+        waits_for = waiting_rows(self._obstacles_fixed, still, blocker)
         label = ring_labels(waits_for, np.asarray(self._ids))
         in_ring = label >= 0
         st["standoff"] = np.where(in_ring, st["standoff"] + dt, 0.0)
