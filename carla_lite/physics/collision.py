@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+#: A float or an array of them (``_projections`` serves both).
+Num = TypeVar("Num", float, np.ndarray)
 #: Fraction of the approach speed kept after a vehicle-vehicle impact.
 RESTITUTION = 0.2
 #: Extra distance pushed apart on top of the penetration, so resolved boxes no longer touch [m].
@@ -103,15 +105,7 @@ def _sat_depth(
     rel_c, rel_s = np.abs(np.cos(rel)), np.abs(np.sin(rel))
     li, wi, lj, wj = half_len[i], half_wid[i], half_len[j], half_wid[j]
     dx, dy = cx[j] - cx[i], cy[j] - cy[i]
-    # Centre offset along each axis: i's forward (c, s) and lateral (-s, c), then j's.
-    along = (dx * ci + dy * si, dy * ci - dx * si, dx * cj + dy * sj, dy * cj - dx * sj)
-    reach = (
-        li + lj * rel_c + wj * rel_s,
-        wi + lj * rel_s + wj * rel_c,
-        lj + li * rel_c + wi * rel_s,
-        wj + li * rel_s + wi * rel_c,
-    )
-    overlap = [r - np.abs(a) for r, a in zip(reach, along, strict=True)]
+    along, overlap = _projections(dx, dy, ci, si, cj, sj, rel_c, rel_s, (li, wi, lj, wj))
     depth = np.minimum(np.minimum(overlap[0], overlap[1]), np.minimum(overlap[2], overlap[3]))
     if not with_normal:
         return depth, None
@@ -122,7 +116,69 @@ def _sat_depth(
     return depth, np.stack((axis_x * sign, axis_y * sign), axis=1)
 
 
-#: Up to this many bodies the broad phase tests every pair (an n x n array) rather than sweep.
+def _projections(
+    dx: Num,
+    dy: Num,
+    ci: Num,
+    si: Num,
+    cj: Num,
+    sj: Num,
+    rel_c: Num,
+    rel_s: Num,
+    extents: tuple[Num, Num, Num, Num],
+) -> tuple[tuple[Num, Num, Num, Num], tuple[Num, Num, Num, Num]]:
+    """Centre offsets and overlaps of box pairs on the four SAT axes: i's forward (c, s) and
+    lateral (-s, c), then j's.
+
+    Only ``+ - * abs``, so floats and arrays give bit-identical results (see
+    ``_few_overlapping``). ``extents``: half length and width of box i, then of box j.
+    """
+    li, wi, lj, wj = extents
+    along = (dx * ci + dy * si, dy * ci - dx * si, dx * cj + dy * sj, dy * cj - dx * sj)
+    overlap = (
+        li + lj * rel_c + wj * rel_s - abs(along[0]),
+        wi + lj * rel_s + wj * rel_c - abs(along[1]),
+        lj + li * rel_c + wi * rel_s - abs(along[2]),
+        wj + li * rel_s + wi * rel_c - abs(along[3]),
+    )
+    return along, overlap
+
+
+#: Up to this many candidate pairs the narrow phase runs on Python floats: cheaper than the
+#: fixed cost of the vectorised test's numpy calls.
+FEW_PAIRS = 8
+
+
+def _few_overlapping(
+    i: np.ndarray,
+    j: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    yaw_deg: np.ndarray,
+    half_len: np.ndarray,
+    half_wid: np.ndarray,
+) -> np.ndarray:
+    """``_sat_depth(...) > 0`` for a few pairs: numpy for the trigonometry (one call each),
+    Python floats for the rest."""
+    k = len(i)
+    both = np.concatenate((i, j))
+    yaw = np.radians(yaw_deg[both])
+    angles = np.concatenate((yaw, yaw[k:] - yaw[:k]))  # boxes i, boxes j, relative angles
+    cos, sin = np.cos(angles).tolist(), np.sin(angles).tolist()
+    x, y = cx[both].tolist(), cy[both].tolist()
+    length, width = half_len[both].tolist(), half_wid[both].tolist()
+    hits = []
+    for a in range(k):
+        b, rel = a + k, a + 2 * k
+        _, overlap = _projections(
+            x[b] - x[a], y[b] - y[a], cos[a], sin[a], cos[b], sin[b],
+            abs(cos[rel]), abs(sin[rel]), (length[a], width[a], length[b], width[b]),
+        )  # fmt: skip
+        hits.append(all(o > 0.0 for o in overlap))
+    return np.array(hits, dtype=bool)
+
+
+#: Up to this many bodies the broad phase tests every pair rather than sweep.
 DENSE_BROAD_PHASE = 256
 
 
@@ -167,12 +223,12 @@ def overlapping_pairs(
     radius = np.hypot(half_len, half_wid)
     if n <= DENSE_BROAD_PHASE:
         # All pairs at once: for a town's worth of bodies fewer numpy calls than the sweep,
-        # and np.nonzero lists them sorted by i, then j.
-        dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
-        reach = radius[:, None] + radius[None, :]
-        near = dx * dx + dy * dy <= reach * reach
-        near &= _upper_triangle(n)
-        i, j = np.nonzero(near)
+        # and the pairs come sorted by i, then j.
+        i, j = _all_pairs(n)
+        dx, dy = cx[j] - cx[i], cy[j] - cy[i]
+        reach = radius[i] + radius[j]
+        near = np.flatnonzero(dx * dx + dy * dy <= reach * reach)
+        i, j = i[near], j[near]
         keep = (z_low[i] < z_high[j]) & (z_low[j] < z_high[i])
         i, j = i[keep], j[keep]
     else:
@@ -189,15 +245,22 @@ def overlapping_pairs(
         i, j = i[order], j[order]
     if i.size == 0:  # sparse traffic: skip the narrow phase
         return np.zeros((0, 2), dtype=np.int64)
-    depth, _ = _sat_depth(i, j, cx, cy, yaw_deg, half_len, half_wid)
-    hit = depth > 0.0
+    if i.size <= FEW_PAIRS:
+        hit = _few_overlapping(i, j, cx, cy, yaw_deg, half_len, half_wid)
+    else:
+        depth, _ = _sat_depth(i, j, cx, cy, yaw_deg, half_len, half_wid)
+        hit = depth > 0.0
     return np.stack((i[hit], j[hit]), axis=1).astype(np.int64)
 
 
 @functools.lru_cache(maxsize=8)
-def _upper_triangle(n: int) -> np.ndarray:
-    """(n, n) mask of the pairs i < j."""
-    return np.triu(np.ones((n, n), dtype=bool), 1)
+def _all_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i < j of n boxes, sorted by i, then j (a flat list gathers faster than
+    an n x n array is built)."""
+    i, j = np.triu_indices(n, 1)
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    i.flags.writeable = j.flags.writeable = False  # shared by every call
+    return i, j
 
 
 def contact_normal_and_depth(

@@ -389,9 +389,9 @@ class VehicleFleet(SlotArrays):
         if slots.min() < 0 or slots.max() >= self._capacity or not self._active[slots].all():
             raise KeyError(f"no vehicle in some of slots {slots.tolist()}")
         c = np.array(controls, dtype=np.float64).reshape(len(slots), 7)
-        np.clip(c[:, 0], 0.0, 1.0, out=c[:, 0])
-        np.clip(c[:, 1], -1.0, 1.0, out=c[:, 1])
-        np.clip(c[:, 2], 0.0, 1.0, out=c[:, 2])
+        pedals = c[:, 0:3:2]  # throttle and brake: one call clips both
+        np.clip(pedals, 0.0, 1.0, out=pedals)
+        np.clip(c[:, STEER], -1.0, 1.0, out=c[:, STEER])
         c[:, 3:6] = c[:, 3:6] != 0.0
         np.trunc(c[:, 6], out=c[:, 6])
         if self._ack_any:

@@ -39,9 +39,10 @@ def stop_speed(distance: np.ndarray, active: np.ndarray) -> np.ndarray:
 def look_ahead(g: LaneGraph, speed: np.ndarray) -> int:
     """Waypoints of the path worth checking this plan: the fastest vehicle's braking
     distance, headway and a margin (the buffer itself always holds ``HORIZON``)."""
-    v = float(np.max(np.abs(speed))) + 2.0
+    v = float(np.abs(speed).max()) + 2.0
     reach = v * v / (2.0 * COMFORT_DECEL) + v * (TIME_HEADWAY + PLAN_PERIOD) + 15.0
-    return int(np.clip(math.ceil(reach / g.spacing), MIN_LOOK_AHEAD_POINTS, HORIZON))
+    # Plain min/max: np.clip's Python wrapper costs more than this on one number.
+    return min(max(math.ceil(reach / g.spacing), MIN_LOOK_AHEAD_POINTS), HORIZON)
 
 
 def steering(

@@ -44,6 +44,14 @@ class ObstacleLayout:
         )
         self.obstacle_radius = np.hypot(self.obstacle_half_length, self.obstacle_half_width)
         self.is_walker = np.concatenate([np.zeros(n_veh, bool), np.ones(n_walkers, bool)])
+        self.rows = np.arange(len(ids))
+        # Our row of each obstacle index, then -1 for index -1 (no obstacle).
+        self._row_of = np.full(n_veh + n_walkers + 1, -1, dtype=np.int64)
+        self._row_of[self.own] = self.rows
+
+    def our_rows(self, obstacle: np.ndarray) -> np.ndarray:
+        """The row of our vehicle each obstacle index is (-1: none, a walker, or not ours)."""
+        return self._row_of[obstacle]
 
 
 def bumper(
@@ -67,7 +75,7 @@ def bumper(
     dy = oy[None, :] - pose[:, 1, None]
     reach = st["half_length"][:, None] + fixed.obstacle_radius[None, :] + BUMPER_RANGE
     close = dx * dx + dy * dy < reach * reach
-    close[np.arange(n), fixed.own] = False
+    close[fixed.rows, fixed.own] = False
     row, other = np.nonzero(close)
     if not len(row):
         return none
@@ -127,24 +135,15 @@ def keep_junction_clear(
     return stop_speed(stop - speed * PLAN_PERIOD, blocked)
 
 
-def our_rows(own: np.ndarray, n_veh: int, obstacle: np.ndarray) -> np.ndarray:
-    """The row of our vehicle each obstacle index is (-1: none, a walker, or not ours).
-
-    ``own`` holds each of our rows' index among the scene's vehicles.
-    """
-    row_of = np.full(n_veh + 1, -1, dtype=np.int64)
-    row_of[own] = np.arange(len(own))
-    return row_of[np.where((obstacle >= 0) & (obstacle < n_veh), obstacle, n_veh)]
-
-
 def break_deadlocks(
-    n_veh: int, own: np.ndarray, first: np.ndarray, hit_obstacle: np.ndarray
+    layout: ObstacleLayout, first: np.ndarray, hit_obstacle: np.ndarray
 ) -> np.ndarray:
     """Two vehicles each in the other's way: the one nearer the conflict goes first.
 
     (The lower actor id breaks a tie.) Without this both would wait for ever.
     """
-    other_row = our_rows(own, n_veh, hit_obstacle)
+    own = layout.own
+    other_row = layout.our_rows(hit_obstacle)
     other = np.maximum(other_row, 0)
     mutual = (other_row >= 0) & (hit_obstacle[other] == own)
     nearer = (first < first[other]) | ((first == first[other]) & (own < own[other]))
@@ -152,9 +151,9 @@ def break_deadlocks(
 
 
 def waiting_rows(
-    layout: ObstacleLayout | None, n_veh: int, waiting: np.ndarray, obstacle: np.ndarray
+    layout: ObstacleLayout | None, waiting: np.ndarray, obstacle: np.ndarray
 ) -> np.ndarray:
     """Row of our vehicle each waiting row waits for (-1: none, or not one of ours)."""
     if layout is None or len(layout.own) != len(obstacle):
         return np.full(len(obstacle), -1, dtype=np.int64)
-    return np.where(waiting, our_rows(layout.own, n_veh, obstacle), -1)
+    return np.where(waiting, layout.our_rows(obstacle), -1)

@@ -59,6 +59,7 @@ STOP_LINE_OVERRUN = 1.5  # [m] past the stop line a red light no longer holds a 
 CLAIM_TIME = 1.5  # [s] of driving ahead a vehicle claims inside junctions
 MAX_CLAIM = 15.0  # [m]
 CREEP_SPEED = 0.5  # [m/s] below this a vehicle counts as waiting; one freed creeps at 4x
+_NO_LIGHT = np.zeros(1, dtype=bool)  # what waypoints without a light (row -1) read
 
 
 #: Per-vehicle state kept when the set of vehicles changes (the rest is rebuilt).
@@ -195,9 +196,9 @@ class TrafficManager(Manoeuvres):
         d0, dist = _distances(g, path, px, py)
         cols = self._settings()
         hits, hit_speed, hit_obstacle = self._obstacles(scene, path, dist, cols, speed)
-        self._lane_changes(scene, cols, hits, hit_speed, speed, d0, dt)
-        path = paths.path[:, :k]  # lane changes re-planned some rows
-        d0, dist = _distances(g, path, px, py)
+        if self._lane_changes(scene, cols, hits, hit_speed, speed, d0, dt):
+            path = paths.path[:, :k]  # some rows were re-planned
+            d0, dist = _distances(g, path, px, py)
         target_speed = self._target_speed(scene, path, dist, cols, speed, hits, hit_speed)
         assert self._obstacles_fixed is not None
         bumper_speed, bumper_obstacle = bumper(scene, self._obstacles_fixed, pose, speed, st)
@@ -377,7 +378,7 @@ class TrafficManager(Manoeuvres):
         first = np.where(any_hit, np.argmax(blocking, axis=1) + 1, HORIZON)
         column = np.minimum(first - 1, k - 2)
         hit_obstacle = np.where(any_hit, seen[np.arange(len(first)), column], -1)
-        hit_obstacle = break_deadlocks(len(scene.vehicle_ids), own, first, hit_obstacle)
+        hit_obstacle = break_deadlocks(fixed, first, hit_obstacle)
         hit_obstacle = self._break_cycles(scene, own, speed, hit_obstacle)
         first = np.where(hit_obstacle >= 0, first, HORIZON)
         # Only the obstacle's speed along our path counts: crossing traffic is a standstill.
@@ -391,9 +392,7 @@ class TrafficManager(Manoeuvres):
     ) -> np.ndarray:
         """Three or more stopped vehicles each waiting for the next: the lowest id creeps on."""
         waiting = np.abs(speed) < CREEP_SPEED
-        waits_for = waiting_rows(
-            self._obstacles_fixed, len(scene.vehicle_ids), waiting, hit_obstacle
-        )
+        waits_for = waiting_rows(self._obstacles_fixed, waiting, hit_obstacle)
         if np.count_nonzero(waits_for >= 0) < 3:
             self._creeping = np.zeros(len(own), dtype=bool)
             return hit_obstacle
@@ -453,16 +452,18 @@ class TrafficManager(Manoeuvres):
             return np.full(len(path), np.inf)
         st = self._row_state
         # Light states RED = 0 and YELLOW = 1 stop traffic; the extra entry is "no light".
-        stopping = np.append(scene.light_state <= 1, False)
-        red = stopping[self._wp_light][path]  # (V, H)
+        stopping = np.concatenate((scene.light_state <= 1, _NO_LIGHT))
+        light_on_path = self._wp_light[path]  # (V, H) light row, -1: none
+        red = stopping[light_on_path]
         if not red.any():
             return np.full(len(path), np.inf)
         ends = red[:, :-1] & ~red[:, 1:]
         has = ends.any(axis=1)
         end_k = np.argmax(ends, axis=1)
         first_k = np.argmax(red, axis=1)
-        light = self._wp_light[path[np.arange(len(path)), first_k]]
-        stop = dist[np.arange(len(path)), end_k] + 0.5 * scene.graph.spacing
+        rows = np.arange(len(path))
+        light = light_on_path[rows, first_k]
+        stop = dist[rows, end_k] + 0.5 * scene.graph.spacing
         stop = np.where(has, stop - st["half_length"] - 0.5, np.inf)
         # A new light ahead: decide once whether to run it (percentage_running_light).
         changed = has & (light != st["light_seen"])
@@ -497,7 +498,7 @@ class TrafficManager(Manoeuvres):
         st = self._row_state
         factor = 1.0 - cols["speed_difference"] / 100.0
         desired = cols["desired_speed"] / 3.6
-        if np.all(factor == 1.0) and np.all(np.isnan(desired)):
+        if (factor == 1.0).all() and np.isnan(desired).all():
             allowed = g.comfortable_speed[path]  # (V, H): the common case, one gather
         else:
             use_desired = ~np.isnan(desired)

@@ -75,11 +75,12 @@ class Manoeuvres:
         reversing = st["reversing"] > 0.0
         still = (np.abs(speed) < STALL_SPEED) & ~reversing
         stalled = still & (target > 1.0)
-        waits_for = waiting_rows(self._obstacles_fixed, len(scene.vehicle_ids), still, blocker)
+        waits_for = waiting_rows(self._obstacles_fixed, still, blocker)
         label = ring_labels(waits_for, np.asarray(self._ids))
         in_ring = label >= 0
         st["standoff"] = np.where(in_ring, st["standoff"] + dt, 0.0)
-        for ring_label in np.unique(label[in_ring & (st["standoff"] > STANDOFF_TIME)]).tolist():
+        due = label[in_ring & (st["standoff"] > STANDOFF_TIME)].tolist()
+        for ring_label in sorted(set(due)):  # np.unique's wrapper costs more on a few rows
             ring = np.flatnonzero(label == ring_label)
             for row in sorted(ring.tolist(), key=lambda r: -self._ids[r]):
                 if self._room_behind(scene, row):
@@ -154,7 +155,8 @@ class Manoeuvres:
         speed: np.ndarray,
         d0: np.ndarray,
         dt: float,
-    ) -> None:
+    ) -> bool:
+        """Start the lane changes due; whether any row's path was re-planned."""
         st = self._row_state
         paths = self._paths
         assert paths is not None
@@ -164,7 +166,7 @@ class Manoeuvres:
         has_side = ((g.left[w1] >= 0) | (g.right[w1] >= 0)) & paths.planned
         forced = np.array([i in self._forced for i in self._ids]) if self._forced else None
         if not has_side.any() and forced is None:
-            return
+            return False
         n = len(self._ids)
         turn = (np.arange(n) + self._tick) % DECISIONS_PER_TICK_SHARE == 0
         random_pct = cols["random_left"] + cols["random_right"] + cols["keep_slow_lane"]
@@ -178,6 +180,7 @@ class Manoeuvres:
         candidates = has_side & (st["cooldown"] <= 0.0) & turn & (slow_leader | (random_pct > 0))
         if forced is not None:
             candidates |= forced
+        replanned = False
         for row in np.flatnonzero(candidates).tolist():
             actor_id = self._ids[row]
             left = self._choose_side(row, actor_id, cols, bool(slow_leader[row]), g)
@@ -189,6 +192,8 @@ class Manoeuvres:
             if paths.change_lane(row, left, ahead, float(d0[row])):
                 st["cooldown"][row] = LANE_CHANGE_COOLDOWN
                 self._forced.pop(actor_id, None)
+                replanned = True
+        return replanned
 
     def _choose_side(
         self, row: int, actor_id: int, cols: dict[str, np.ndarray], overtake: bool, g: LaneGraph

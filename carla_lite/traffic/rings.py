@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -15,24 +13,24 @@ def ring_labels(waits_for: np.ndarray, keys: np.ndarray) -> np.ndarray:
             so every chain ends in a ring or at a row that waits for nothing.
         keys: (N,) distinct non-negative labels (actor ids).
 
-    Vectorised with pointer jumping: after ``2^k >= N`` steps every row sits on the ring its
-    chain ends in, and the minimum over ``2^k`` successors of a ring row is its ring's.
+    Plain Python over the waiting rows only: they are few, and following each chain once
+    costs less than numpy calls on the whole fleet.
     """
-    n = len(waits_for)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    step = np.append(np.where(waits_for >= 0, waits_for, n), n)  # row n: "waits for nothing"
-    doublings = math.ceil(math.log2(n + 1)) + 1
-    jump = step
-    for _ in range(doublings):
-        jump = jump[jump]
-    on_ring = np.zeros(n + 1, dtype=bool)
-    on_ring[jump] = True
-    on_ring[n] = False
-    big = int(keys.max()) + 1
-    label = np.append(np.where(on_ring[:n], keys, big), big)
-    jump = step
-    for _ in range(doublings):
-        label = np.minimum(label, label[jump])
-        jump = jump[jump]
-    return np.where(on_ring[:n], label[:n], -1)
+    label = np.full(len(waits_for), -1, dtype=np.int64)
+    waiting = np.flatnonzero(waits_for >= 0).tolist()
+    if not waiting:
+        return label
+    step = waits_for.tolist()
+    done = [False] * len(step)
+    for start in waiting:
+        chain: dict[int, int] = {}  # row -> position on this walk
+        row = start
+        while row >= 0 and not done[row] and row not in chain:
+            chain[row] = len(chain)
+            row = step[row]
+        if row >= 0 and row in chain:  # the walk closed a new ring, entered at ``row``
+            ring = list(chain)[chain[row] :]
+            label[ring] = min(int(keys[r]) for r in ring)
+        for r in chain:
+            done[r] = True
+    return label

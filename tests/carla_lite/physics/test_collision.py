@@ -9,6 +9,7 @@ import pytest
 
 from carla_lite.physics import (
     box_corners,
+    collision,
     contact_normal_and_depth,
     overlapping_pairs,
     perimeter_samples,
@@ -117,6 +118,24 @@ def test_vectorised_pairs_match_brute_force(seed: int, n: int):
     assert {(int(i), int(j)) for i, j in got} == expected
     assert np.all(got[:, 0] < got[:, 1])
     np.testing.assert_array_equal(got, got[np.lexsort((got[:, 1], got[:, 0]))])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_few_pairs_narrow_phase_matches_the_vectorised_one(seed: int):
+    # Python floats for a few pairs, numpy for many: the same hits, rounding included.
+    rng = np.random.default_rng(seed)
+    n = 400
+    cx, cy = rng.uniform(0, 12, n), rng.uniform(0, 12, n)
+    yaw = rng.choice([0.0, 90.0, -90.0, 180.0, 45.0], n) + rng.normal(0, 1e-9, n)
+    hl, hw = rng.uniform(0.2, 3.0, n), rng.uniform(0.2, 1.2, n)
+    i = rng.integers(0, n - 1, 2000)
+    j = i + 1
+    depth, _ = collision._sat_depth(i, j, cx, cy, yaw, hl, hw)
+    few = np.concatenate(
+        [collision._few_overlapping(i[k : k + 5], j[k : k + 5], cx, cy, yaw, hl, hw)
+         for k in range(0, len(i), 5)]
+    )  # fmt: skip
+    np.testing.assert_array_equal(few, depth > 0.0)
 
 
 def test_fewer_than_two_boxes_have_no_pairs():
