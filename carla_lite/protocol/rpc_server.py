@@ -21,7 +21,7 @@ import reprlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import msgpack
@@ -81,7 +81,10 @@ class RpcServer:
         host: Address to bind.
         port: Port to bind; 0 picks a free one (read :attr:`port` after :meth:`start`).
         handlers: RPC name -> callable, called with the arguments after CARLA's metadata.
-        lock: If given, held around every handler call (serialises access to the world).
+        lock: If given, held around every handler call (serialises access to the world),
+            but those named in ``lock_free``.
+        lock_free: Handlers that touch no world state (liveness probes): answered at once,
+            even while a tick holds ``lock``.
         carla_metadata: Whether calls carry CARLA's leading ``[is_async]`` argument (the
             simulator's RPCs do, the Traffic Manager's do not).
 
@@ -99,6 +102,7 @@ class RpcServer:
         handlers: Mapping[str, Callable[..., Any]],
         *,
         lock: threading.Lock | threading.RLock | None = None,
+        lock_free: Collection[str] = (),
         carla_metadata: bool = True,
     ) -> None:
         self._host = host
@@ -107,6 +111,7 @@ class RpcServer:
         self._requested_port = port
         self._handlers = handlers
         self._lock = lock
+        self._lock_free = frozenset(lock_free)
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._conns: dict[socket.socket, threading.Thread] = {}
@@ -309,7 +314,7 @@ class RpcServer:
             self.call_log[method] += 1
 
         try:
-            if self._lock is not None:
+            if self._lock is not None and method not in self._lock_free:
                 with self._lock:
                     result = handler(*params)
             else:

@@ -249,3 +249,10 @@ class TrafficManagerHandlers:
 
     def rpc_health_check_remote_TM(self) -> None:
         return None
+
+
+#: Handlers that read no world state. The health check above all: the client probes it every
+#: 2 s with a 2 s timeout and, on a timeout, drops the next world-state message, so a
+#: synchronous client then waits for its frame until its own timeout. Waiting for a tick
+#: that holds the world lock (a slow one, on a loaded machine) must never make it late.
+LOCK_FREE = ("health_check_remote_TM", "synchronous_tick")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from carla_lite.protocol.rpc_log import rpc_call_counts
 from carla_lite.protocol.rpc_server import RpcServer
-from carla_lite.protocol.tm_handlers import TrafficManagerHandlers
+from carla_lite.protocol.tm_handlers import LOCK_FREE, TrafficManagerHandlers
 from carla_lite.world.world import World
 
 log = logging.getLogger(__name__)
@@ -82,15 +83,20 @@ class TrafficManagerRegistry:
             return server
         self._world().traffic_manager(port)
         table = TrafficManagerHandlers(self._world, port).table()
-        server = RpcServer(self._host, port, table, lock=self._lock, carla_metadata=False)
+        server = self._rpc_server(port, table)
         try:
             server.start()
         except OSError as exc:
             # Another process holds the port (another server's TM): any free port will do,
             # the client connects wherever get_traffic_manager_running points it.
             log.info("Traffic Manager port %d is taken (%s); serving it on a free port", port, exc)
-            server = RpcServer(self._host, 0, table, lock=self._lock, carla_metadata=False)
+            server = self._rpc_server(0, table)
             server.start()
         log.info("Traffic Manager %d served on %s:%d", port, self._host, server.port)
         self._servers[port] = server
         return server
+
+    def _rpc_server(self, port: int, table: dict[str, Any]) -> RpcServer:
+        return RpcServer(
+            self._host, port, table, lock=self._lock, lock_free=LOCK_FREE, carla_metadata=False
+        )

@@ -263,3 +263,39 @@ def test_stop_closes_connections() -> None:
     c.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", srv.port), timeout=1.0).close()
+
+
+def test_lock_free_handlers_answer_while_a_tick_holds_the_lock() -> None:
+    # The client's Traffic Manager health check gives up after 2 s and then drops the next
+    # world-state message: a slow tick holding the world lock must not delay it.
+    world_lock = threading.Lock()
+    handlers: dict[str, Callable[..., Any]] = {
+        "health_check_remote_TM": lambda: None,
+        "set_synchronous_mode": lambda flag: True,
+    }
+    srv = RpcServer(
+        "127.0.0.1",
+        0,
+        handlers,
+        lock=world_lock,
+        lock_free=("health_check_remote_TM",),
+        carla_metadata=False,
+    )
+    srv.start()
+    probe, other = RawClient(srv.port), RawClient(srv.port)
+    try:
+        with world_lock:  # a tick in progress
+            # Traffic Manager calls carry no CARLA metadata: [0, msgid, method, args].
+            probe.sock.settimeout(2.0)
+            probe.sock.sendall(msgpack.packb([0, 1, "health_check_remote_TM", []]))
+            assert probe.read() == [1, 1, None, None]
+            other.sock.sendall(msgpack.packb([0, 2, "set_synchronous_mode", [True]]))
+            other.sock.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                other.read()  # a world handler waits for the tick
+        other.sock.settimeout(5.0)
+        assert other.read() == [1, 2, None, True]
+    finally:
+        probe.close()
+        other.close()
+        srv.stop()
