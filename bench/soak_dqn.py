@@ -50,6 +50,7 @@ class Watchdog:
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
+        self._start = time.monotonic()
         self.hangs: list[dict[str, Any]] = []
         self._call: tuple[str, float] | None = None
         self._reported = False
@@ -68,7 +69,7 @@ class Watchdog:
             call = self._call
             if call is not None and not self._reported and time.monotonic() - call[1] > self.limit:
                 self._reported = True
-                self.hangs.append({"call": call[0], "at_s": round(call[1], 1)})
+                self.hangs.append({"call": call[0], "at_s": round(call[1] - self._start, 1)})
                 print(f"HANG: {call[0]} over {self.limit} s", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
