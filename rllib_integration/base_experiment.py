@@ -32,7 +32,8 @@ BASE_EXPERIMENT_CONFIG: dict[str, Any] = {
         "sensors": {},  # {name: {"type": blueprint id or "sensor.birdview", attr: value}}
         "spawn_points": [],  # "x,y,z" or "x,y,z,roll,pitch,yaw"; empty: the map's
         # On reset, move the hero to its new place rather than respawn it (fewer round
-        # trips, no client memory growth); a seeded reset always respawns it.
+        # trips, and the client keeps no cache entry of a destroyed hero); a seeded reset
+        # always respawns it.
         "teleport_on_reset": True,
     },
     "background_activity": {

@@ -482,7 +482,7 @@ class CarlaCore:
         there and brought to rest, when the place is clearly free (``spawn_places``);
         otherwise, as in the original, it is destroyed and spawned anew. Moving it saves
         round trips, and memory: the 0.9.16 client never forgets a destroyed actor (its
-        actor cache is only cleared by a new episode), about 1.3 KiB per respawn.
+        actor cache is only cleared by a new episode), about 1.2 KiB per respawn.
 
         Args:
             hero_config: the experiment's ``hero`` section.
